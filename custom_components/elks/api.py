@@ -1,0 +1,511 @@
+"""Client for the 46elks voice API.
+
+Kept free of Home Assistant imports: it takes an injected aiohttp session,
+returns typed results and raises its own exceptions, which the integration
+maps to Home Assistant errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import json
+import re
+from typing import Any, Final, Self
+
+import aiohttp
+from yarl import URL
+
+DEFAULT_BASE_URL: Final = "https://api.46elks.com/a1"
+REQUEST_TIMEOUT: Final = 15.0
+# 46elks reports money in 1/10000 of the account currency.
+MONEY_UNITS_PER_CURRENCY_UNIT: Final = 10000
+HISTORY_PAGE_LIMIT: Final = 100
+MAX_PAGES: Final = 50
+
+CALL_STATES: Final = ("ongoing", "success", "busy", "failed")
+
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_NUMBER_NOISE = re.compile(r"[\s\-().]")
+
+
+class ElksError(Exception):
+    """Base class for errors talking to 46elks."""
+
+
+class ElksAuthenticationError(ElksError):
+    """46elks rejected the API credentials (HTTP 401)."""
+
+
+class ElksConnectionError(ElksError):
+    """46elks could not be reached; the request never got there."""
+
+
+class ElksCallOutcomeUnknownError(ElksError):
+    """The request may have reached 46elks but no answer came back.
+
+    For ``POST /calls`` this means a call may have been placed: it must not
+    be retried, or the callee could be rung twice.
+    """
+
+
+class ElksRateLimitedError(ElksError):
+    """46elks answered 429 Too Many Requests."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        """Keep the server's Retry-After, when it gave one."""
+        super().__init__("rate limited by 46elks")
+        self.retry_after = retry_after
+
+
+class ElksRequestError(ElksError):
+    """46elks answered with an error status; ``message`` is its own text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        """Keep the status and 46elks' message."""
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class ElksResponseError(ElksError):
+    """46elks answered 2xx with a body this client does not understand."""
+
+
+class InvalidNumberError(ValueError):
+    """A phone number that cannot be turned into E.164."""
+
+    def __init__(self, number: str) -> None:
+        """Keep the number as given."""
+        super().__init__(f"not a phone number in international format: {number!r}")
+        self.number = number
+
+
+class InvalidActionError(ValueError):
+    """A call action that 46elks would not accept."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        """Say where in the action object the problem is."""
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def normalize_number(number: str) -> str:
+    """Return ``number`` in E.164, tolerating spaces, dashes, dots and parentheses.
+
+    A leading international ``00`` prefix becomes ``+``. Numbers without a
+    country code are rejected rather than guessed.
+    """
+    cleaned = _NUMBER_NOISE.sub("", number.strip())
+    if cleaned.startswith("00"):
+        cleaned = "+" + cleaned[2:]
+    if not _E164.match(cleaned):
+        raise InvalidNumberError(number)
+    return cleaned
+
+
+def is_audio_source(value: str) -> bool:
+    """Return whether ``value`` is something 46elks can play."""
+    if value.startswith("sound/"):
+        return len(value) > len("sound/")
+    url = URL(value)
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
+# Keys 46elks accepts in an action object, and which of them are actions.
+ACTION_KEYS: Final = frozenset(
+    {"play", "ivr", "connect", "record", "recordcall", "hangup"}
+)
+_OPTION_KEYS: Final = frozenset(
+    {
+        "next",
+        "skippable",
+        "digits",
+        "timeout",
+        "repeat",
+        "callerid",
+        "busy",
+        "failed",
+        "timelimit",
+        "whenhangup",
+        "silencedetection",
+    }
+)
+_DIGIT_KEYS: Final = frozenset({*"0123456789", "*", "#"})
+_NESTED_ACTION_KEYS: Final = frozenset({"next", "busy", "failed"})
+
+
+def validate_action(action: Any, path: str = "actions") -> dict[str, Any]:
+    """Check a raw 46elks action object and return it.
+
+    Unknown keys, a missing or doubled main action and nested actions that
+    are neither an object nor a URL raise :class:`InvalidActionError`.
+    """
+    if not isinstance(action, Mapping):
+        raise InvalidActionError(
+            path, 'must be an object such as {"play": "sound/beep"}'
+        )
+    main = [key for key in action if key in ACTION_KEYS]
+    if not main:
+        raise InvalidActionError(path, f"needs one of {', '.join(sorted(ACTION_KEYS))}")
+    # recordcall is an option on another action, or an action of its own.
+    if len(main) > 1 and not (len(main) == 2 and "recordcall" in main):
+        raise InvalidActionError(path, f"has more than one action: {', '.join(main)}")
+    for key, value in action.items():
+        if not isinstance(key, str):
+            raise InvalidActionError(path, f"key {key!r} is not text")
+        if key in _NESTED_ACTION_KEYS or key in _DIGIT_KEYS:
+            if key in _DIGIT_KEYS and "ivr" not in action:
+                raise InvalidActionError(path, f"key {key!r} is only allowed with ivr")
+            _validate_nested(value, f"{path}.{key}")
+        elif key not in ACTION_KEYS and key not in _OPTION_KEYS:
+            raise InvalidActionError(path, f"unknown key {key!r}")
+    if "hangup" in action and "next" in action:
+        raise InvalidActionError(path, "hangup cannot have next")
+    return dict(action)
+
+
+def _validate_nested(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        url = URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InvalidActionError(path, "must be an action object or an http(s) URL")
+        return
+    validate_action(value, path)
+
+
+def play_action(source: str) -> dict[str, Any]:
+    """Return a ``play`` action; key presses do not skip an alarm message."""
+    return {"play": source, "skippable": False}
+
+
+def connect_action(number: str, callerid: str | None = None) -> dict[str, Any]:
+    """Return a ``connect`` action to ``number``."""
+    action: dict[str, Any] = {"connect": number}
+    if callerid:
+        action["callerid"] = callerid
+    return action
+
+
+def ivr_action(
+    source: str, *, digits: int = 1, timeout: int = 10, repeat: int = 3
+) -> dict[str, Any]:
+    """Return an ``ivr`` action (46elks accepts a timeout of 1–30 s)."""
+    return {"ivr": source, "digits": digits, "timeout": timeout, "repeat": repeat}
+
+
+def hangup_action(reason: str = "reject") -> dict[str, Any]:
+    """Return a ``hangup`` action."""
+    return {"hangup": reason}
+
+
+def with_next(
+    action: Mapping[str, Any], next_: Mapping[str, Any] | str
+) -> dict[str, Any]:
+    """Return ``action`` with ``next`` set to an inline action or a URL."""
+    return {**action, "next": next_}
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The account behind the API credentials (``GET /me``)."""
+
+    id: str
+    displayname: str
+    mobilenumber: str | None
+    email: str | None
+    currency: str
+    balance: int
+
+    @property
+    def balance_amount(self) -> float:
+        """Balance in currency units."""
+        return self.balance / MONEY_UNITS_PER_CURRENCY_UNIT
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build from the API's JSON."""
+        try:
+            return cls(
+                id=str(data["id"]),
+                displayname=str(data.get("displayname") or data["id"]),
+                mobilenumber=_opt_str(data.get("mobilenumber")),
+                email=_opt_str(data.get("email")),
+                currency=str(data.get("currency") or ""),
+                balance=int(data.get("balance") or 0),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ElksResponseError(f"unexpected account object: {err!r}") from err
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """A number allocated to the account (``GET /numbers``)."""
+
+    id: str
+    number: str
+    active: bool
+    capabilities: tuple[str, ...]
+    name: str | None = None
+
+    @property
+    def can_call_from(self) -> bool:
+        """Whether the number may be used as caller id for calls."""
+        return self.active and "voice" in self.capabilities
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build from the API's JSON."""
+        try:
+            return cls(
+                id=str(data["id"]),
+                number=str(data["number"]),
+                active=data.get("active") == "yes",
+                capabilities=tuple(str(c) for c in data.get("capabilities") or ()),
+                name=_opt_str(data.get("name")),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ElksResponseError(f"unexpected number object: {err!r}") from err
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call as 46elks reports it (``POST /calls``, ``GET /calls``)."""
+
+    id: str
+    direction: str
+    from_number: str
+    to: str
+    state: str
+    created: str
+    start: str | None = None
+    duration: int | None = None
+    cost: int | None = None
+    actions: list[Any] = field(default_factory=list)
+    legs: list[Any] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        """Whether anybody picked up: 46elks only reports ``start`` then."""
+        return self.start is not None
+
+    @property
+    def cost_amount(self) -> float | None:
+        """Cost in currency units."""
+        return None if self.cost is None else self.cost / MONEY_UNITS_PER_CURRENCY_UNIT
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build from JSON, or from a ``whenhangup`` form (JSON strings inside)."""
+        try:
+            state = _call_state(data["state"])
+            return cls(
+                id=str(data["id"]),
+                direction=str(data.get("direction") or "outgoing"),
+                from_number=str(data["from"]),
+                to=str(data["to"]),
+                state=state,
+                created=str(data["created"]),
+                start=_opt_str(data.get("start")),
+                duration=_opt_int(data.get("duration")),
+                cost=_opt_int(data.get("cost")),
+                actions=_json_list(data.get("actions")),
+                legs=_json_list(data.get("legs")),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ElksResponseError(f"unexpected call object: {err}") from err
+
+
+def _call_state(value: Any) -> str:
+    state = str(value)
+    if state not in CALL_STATES:
+        raise ValueError(f"state {state!r}")
+    return state
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _json_list(value: Any) -> list[Any]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, list):
+        raise TypeError("expected a list")
+    return value
+
+
+class ElksClient:
+    """Asynchronous client for the 46elks API."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        username: str,
+        password: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
+        """Use ``session`` for all requests; nothing is sent until asked."""
+        self._session = session
+        self._auth = aiohttp.BasicAuth(username, password)
+        self._base_url = URL(base_url.rstrip("/"))
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL."""
+        return str(self._base_url)
+
+    async def get_account(self) -> Account:
+        """Return the account behind the credentials; checks them too."""
+        return Account.from_json(await self._get_json("me"))
+
+    async def list_numbers(self) -> list[PhoneNumber]:
+        """Return all numbers of the account, following pages."""
+        return [
+            PhoneNumber.from_json(item) for item in await self._get_pages("numbers")
+        ]
+
+    async def get_call(self, call_id: str) -> Call:
+        """Return one call."""
+        return Call.from_json(await self._get_json(f"calls/{call_id}"))
+
+    async def list_calls(self, limit: int = HISTORY_PAGE_LIMIT) -> list[Call]:
+        """Return up to ``limit`` most recent calls, newest first."""
+        items = await self._get_pages("calls", limit=limit)
+        return [Call.from_json(item) for item in items[:limit]]
+
+    async def place_call(
+        self,
+        *,
+        from_number: str,
+        to: str,
+        voice_start: Mapping[str, Any] | str,
+        whenhangup: str | None = None,
+        timeout: int | None = None,
+    ) -> Call:
+        """Place one outgoing call with a single ``POST /calls``.
+
+        Never retried: once the request may have been sent, a failure raises
+        :class:`ElksCallOutcomeUnknownError` instead.
+        """
+        form: dict[str, str] = {
+            "from": from_number,
+            "to": to,
+            "voice_start": voice_start
+            if isinstance(voice_start, str)
+            else json.dumps(voice_start, separators=(",", ":")),
+        }
+        if whenhangup:
+            form["whenhangup"] = whenhangup
+        if timeout is not None:
+            form["timeout"] = str(timeout)
+        data = await self._request("POST", "calls", data=form, idempotent=False)
+        if not isinstance(data, Mapping):
+            raise ElksResponseError("call response is not an object")
+        return Call.from_json(data)
+
+    async def _get_json(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        return await self._request("GET", path, params=params, idempotent=True)
+
+    async def _get_pages(
+        self, path: str, limit: int | None = None
+    ) -> list[Mapping[str, Any]]:
+        items: list[Mapping[str, Any]] = []
+        params: dict[str, str] = {}
+        for _ in range(MAX_PAGES):
+            data = await self._get_json(path, params)
+            if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
+                raise ElksResponseError(f"{path} response has no data list")
+            items.extend(item for item in data["data"] if isinstance(item, Mapping))
+            cursor = data.get("next")
+            if not cursor or (limit is not None and len(items) >= limit):
+                break
+            params = {"start": str(cursor)}
+        return items
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> Any:
+        url = self._base_url / path
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                auth=self._auth,
+                timeout=self._timeout,
+            ) as response:
+                text = await response.text(errors="replace")
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+        except aiohttp.ClientConnectorError as err:
+            # The connection was never made: nothing reached 46elks.
+            raise ElksConnectionError(
+                f"cannot connect to {url.host}: {err.os_error}"
+            ) from err
+        except (TimeoutError, aiohttp.ClientError) as err:
+            if idempotent:
+                raise ElksConnectionError(
+                    f"no answer from {url.host}: {type(err).__name__}"
+                ) from err
+            raise ElksCallOutcomeUnknownError(
+                f"no answer from {url.host} after sending the request: {type(err).__name__}"
+            ) from err
+
+        if status == 401:
+            raise ElksAuthenticationError(text.strip() or "unauthorized")
+        if status == 429:
+            raise ElksRateLimitedError(_parse_retry_after(retry_after))
+        if status >= 400:
+            raise ElksRequestError(status, _short(text) or f"HTTP {status}")
+        if status >= 300:
+            raise ElksResponseError(f"unexpected HTTP {status}")
+        try:
+            return json.loads(text)
+        except ValueError as err:
+            raise ElksResponseError(
+                f"{path} answered with non-JSON: {_short(text)!r}"
+            ) from err
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Parse a 46elks timestamp (UTC without zone suffix) as an aware datetime."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

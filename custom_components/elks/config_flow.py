@@ -1,0 +1,316 @@
+"""Config flow for 46elks: credentials, caller id, reauth, reconfigure, options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import probatio
+
+from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+
+from .api import (
+    DEFAULT_BASE_URL,
+    Account,
+    ElksAuthenticationError,
+    ElksClient,
+    ElksError,
+)
+from .const import (
+    CONF_ADVANCED,
+    CONF_BASE_URL,
+    CONF_CALLER_ID,
+    CONF_RING_TIMEOUT,
+    DEFAULT_RING_TIMEOUT,
+    DOMAIN,
+    LOGGER,
+    MAX_RING_TIMEOUT,
+    MIN_RING_TIMEOUT,
+)
+from .models import ElksConfigEntry
+
+_PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+
+
+def _credentials_schema(
+    username: str = "", base_url: str = DEFAULT_BASE_URL
+) -> probatio.Schema:
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_USERNAME, default=username): str,
+            probatio.Required(CONF_PASSWORD): _PASSWORD_SELECTOR,
+            probatio.Required(CONF_ADVANCED): section(
+                probatio.Schema(
+                    {probatio.Required(CONF_BASE_URL, default=base_url): _URL_SELECTOR}
+                ),
+                {"collapsed": True},
+            ),
+        }
+    )
+
+
+async def _async_validate(
+    hass: HomeAssistant, username: str, password: str, base_url: str
+) -> tuple[Account | None, dict[str, str]]:
+    """Check credentials with ``GET /me``; returns the account or form errors."""
+    if not base_url.startswith(("http://", "https://")):
+        return None, {"base": "invalid_url"}
+    client = ElksClient(async_get_clientsession(hass), username, password, base_url)
+    try:
+        return await client.get_account(), {}
+    except ElksAuthenticationError:
+        return None, {"base": "invalid_auth"}
+    except ElksError as err:
+        LOGGER.debug("46elks not reachable: %s", err)
+        return None, {"base": "cannot_connect"}
+    except Exception:  # noqa: BLE001
+        LOGGER.exception("Unexpected error checking 46elks credentials")
+        return None, {"base": "unknown"}
+
+
+async def _async_caller_ids(
+    hass: HomeAssistant, data: Mapping[str, Any], account: Account | None
+) -> list[str]:
+    """Numbers the account may call from: active voice numbers and its own mobile."""
+    client = ElksClient(
+        async_get_clientsession(hass),
+        data[CONF_USERNAME],
+        data[CONF_PASSWORD],
+        data[CONF_BASE_URL],
+    )
+    if account is None:
+        account = await client.get_account()
+    numbers = [
+        number.number for number in await client.list_numbers() if number.can_call_from
+    ]
+    if account.mobilenumber and account.mobilenumber not in numbers:
+        numbers.append(account.mobilenumber)
+    return numbers
+
+
+def _caller_id_selector(numbers: list[str]) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(options=numbers, mode=SelectSelectorMode.DROPDOWN)
+    )
+
+
+_RING_TIMEOUT_SELECTOR = NumberSelector(
+    NumberSelectorConfig(
+        min=MIN_RING_TIMEOUT,
+        max=MAX_RING_TIMEOUT,
+        step=1,
+        unit_of_measurement="s",
+        mode=NumberSelectorMode.BOX,
+    )
+)
+
+
+class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up a 46elks account."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._data: dict[str, Any] = {}
+        self._account: Account | None = None
+        self._caller_ids: list[str] = []
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ElksConfigEntry) -> ElksOptionsFlow:
+        """Options: default caller id and ring timeout."""
+        return ElksOptionsFlow()
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the API credentials."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _flatten(user_input)
+            account, errors = await _async_validate(
+                self.hass, data[CONF_USERNAME], data[CONF_PASSWORD], data[CONF_BASE_URL]
+            )
+            if account is not None:
+                await self.async_set_unique_id(account.id)
+                self._abort_if_unique_id_configured()
+                self._data, self._account = data, account
+                return await self.async_step_caller_id()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                _credentials_schema(), user_input
+            ),
+            errors=errors,
+            description_placeholders={"api_url": "https://46elks.com/account"},
+        )
+
+    async def async_step_caller_id(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the number calls come from."""
+        assert self._account is not None
+        if user_input is not None:
+            return self.async_create_entry(
+                title=self._account.displayname,
+                data={**self._data, CONF_WEBHOOK_ID: webhook.async_generate_id()},
+                options={
+                    CONF_CALLER_ID: user_input[CONF_CALLER_ID],
+                    CONF_RING_TIMEOUT: DEFAULT_RING_TIMEOUT,
+                },
+            )
+        try:
+            self._caller_ids = await _async_caller_ids(
+                self.hass, self._data, self._account
+            )
+        except ElksError:
+            return self.async_abort(reason="cannot_connect")
+        if not self._caller_ids:
+            return self.async_abort(reason="no_voice_numbers")
+        return self.async_show_form(
+            step_id="caller_id",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(
+                        CONF_CALLER_ID, default=self._caller_ids[0]
+                    ): _caller_id_selector(self._caller_ids)
+                }
+            ),
+            description_placeholders={"account": self._account.displayname},
+        )
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """46elks refused the stored credentials."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new credentials of the same account."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            account, errors = await _async_validate(
+                self.hass,
+                user_input[CONF_USERNAME],
+                user_input[CONF_PASSWORD],
+                entry.data[CONF_BASE_URL],
+            )
+            if account is not None:
+                await self.async_set_unique_id(account.id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={
+                        CONF_USERNAME: user_input[CONF_USERNAME],
+                        CONF_PASSWORD: user_input[CONF_PASSWORD],
+                    },
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(
+                        CONF_USERNAME, default=entry.data[CONF_USERNAME]
+                    ): str,
+                    probatio.Required(CONF_PASSWORD): _PASSWORD_SELECTOR,
+                }
+            ),
+            errors=errors,
+            description_placeholders={"account": entry.title},
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change credentials or API URL of the same account."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _flatten(user_input)
+            account, errors = await _async_validate(
+                self.hass, data[CONF_USERNAME], data[CONF_PASSWORD], data[CONF_BASE_URL]
+            )
+            if account is not None:
+                await self.async_set_unique_id(account.id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(entry, data_updates=data)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_credentials_schema(
+                entry.data[CONF_USERNAME], entry.data[CONF_BASE_URL]
+            ),
+            errors=errors,
+        )
+
+
+class ElksOptionsFlow(OptionsFlow):
+    """Default caller id and ring timeout; read at each call, so no reload."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the options."""
+        if user_input is not None:
+            return self.async_create_entry(
+                data={
+                    CONF_CALLER_ID: user_input[CONF_CALLER_ID],
+                    CONF_RING_TIMEOUT: int(user_input[CONF_RING_TIMEOUT]),
+                }
+            )
+        try:
+            caller_ids = await _async_caller_ids(
+                self.hass, self.config_entry.data, None
+            )
+        except ElksError:
+            return self.async_abort(reason="cannot_connect")
+        current = self.config_entry.options.get(CONF_CALLER_ID)
+        if current and current not in caller_ids:
+            caller_ids.append(current)
+        if not caller_ids:
+            return self.async_abort(reason="no_voice_numbers")
+        return self.async_show_form(
+            step_id="init",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(
+                        CONF_CALLER_ID, default=current or caller_ids[0]
+                    ): _caller_id_selector(caller_ids),
+                    probatio.Required(
+                        CONF_RING_TIMEOUT,
+                        default=self.config_entry.options.get(
+                            CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT
+                        ),
+                    ): _RING_TIMEOUT_SELECTOR,
+                }
+            ),
+        )
+
+
+def _flatten(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Entry data from a credentials form: the advanced section folded in."""
+    return {
+        CONF_USERNAME: user_input[CONF_USERNAME].strip(),
+        CONF_PASSWORD: user_input[CONF_PASSWORD],
+        CONF_BASE_URL: user_input[CONF_ADVANCED][CONF_BASE_URL].strip().rstrip("/"),
+    }

@@ -1,0 +1,44 @@
+"""Constants for the 46elks integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "elks"
+LOGGER = logging.getLogger(__package__)
+
+CONF_BASE_URL: Final = "base_url"
+CONF_ADVANCED: Final = "advanced"
+CONF_CALLER_ID: Final = "caller_id"
+CONF_RING_TIMEOUT: Final = "ring_timeout"
+CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
+
+DEFAULT_RING_TIMEOUT: Final = 60
+MIN_RING_TIMEOUT: Final = 5
+MAX_RING_TIMEOUT: Final = 300
+
+SERVICE_CALL: Final = "call"
+ATTR_TO: Final = "to"
+ATTR_FROM: Final = "from"
+ATTR_PLAY: Final = "play"
+ATTR_CONNECT: Final = "connect"
+ATTR_ACTIONS: Final = "actions"
+ATTR_TIMEOUT: Final = "timeout"
+
+EVENT_CALL_ENDED: Final = "elks_call_ended"
+
+ISSUE_NO_PUBLIC_URL: Final = "no_public_url"
+
+# How long a call may plausibly stay unfinished before it is forgotten, and
+# how many finished calls are remembered to recognise repeated hangups.
+CALL_MAX_AGE_SECONDS: Final = 12 * 3600
+FINISHED_CALLS_KEPT: Final = 500
+# A hangup that arrives while its POST /calls response is still on its way is
+# parked this long for the placement to claim it.
+EARLY_HANGUP_GRACE_SECONDS: Final = 120
+
+
+def signal_call_updated(entry_id: str) -> str:
+    """Dispatcher signal sent when a call of ``entry_id`` was placed or ended."""
+    return f"{DOMAIN}_{entry_id}_call_updated"

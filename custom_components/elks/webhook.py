@@ -1,0 +1,209 @@
+"""The webhook 46elks calls when a call ends (``whenhangup``)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from aiohttp.hdrs import METH_GET, METH_POST, METH_PUT
+import probatio
+
+from homeassistant.components import webhook
+from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.network import NoURLAvailableError
+
+from .api import CALL_STATES, Call, ElksResponseError
+from .const import CONF_CLOUDHOOK_URL, DOMAIN, ISSUE_NO_PUBLIC_URL, LOGGER
+
+if TYPE_CHECKING:
+    from .models import ElksConfigEntry
+
+# 46elks retries anything but 2xx, so every answer is 200 once the request
+# reached our handler; the reason goes to the debug log instead.
+_OK = HTTPStatus.OK
+# Registered for all methods so that a wrong one is refused here, without
+# Home Assistant's warning that would log the secret webhook id.
+_HANDLED_METHODS = (METH_POST, METH_GET, METH_PUT)
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _json_list(value: Any) -> list[Any]:
+    """Parse the JSON string lists (``actions``, ``legs``); tolerate junk."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return value if isinstance(value, list) else []
+
+
+HANGUP_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("id"): probatio.All(
+            str, probatio.Match(r"^[a-zA-Z0-9]{1,64}$")
+        ),
+        probatio.Required("from"): str,
+        probatio.Required("to"): str,
+        probatio.Required("state"): probatio.In(CALL_STATES),
+        probatio.Required("created"): str,
+        probatio.Optional("direction"): str,
+        probatio.Optional("start"): str,
+        probatio.Optional("duration"): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=0)
+        ),
+        probatio.Optional("cost"): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=0)
+        ),
+        probatio.Optional("actions"): _json_list,
+        probatio.Optional("legs"): _json_list,
+    },
+    extra=probatio.REMOVE_EXTRA,
+)
+
+
+def parse_hangup(form: dict[str, str]) -> Call:
+    """Validate a ``whenhangup`` form and return the ended call.
+
+    Raises ``probatio.Invalid`` or :class:`ElksResponseError` for bad input.
+    """
+    return Call.from_json(HANGUP_SCHEMA(form))
+
+
+class ElksWebhook:
+    """Our webhook: registration, the URL handed to 46elks, and its handler."""
+
+    def __init__(self, hass: HomeAssistant, entry: ElksConfigEntry) -> None:
+        """Prepare for ``entry``; nothing is registered yet."""
+        self._hass = hass
+        self._entry = entry
+
+    @property
+    def webhook_id(self) -> str:
+        """The secret webhook id; never logged."""
+        return str(self._entry.data[CONF_WEBHOOK_ID])
+
+    async def async_setup(self) -> None:
+        """Register the webhook (and a cloudhook when Home Assistant Cloud is active)."""
+        webhook.async_register(
+            self._hass,
+            DOMAIN,
+            f"46elks {self._entry.title}",
+            self.webhook_id,
+            self._async_handle,
+            allowed_methods=_HANDLED_METHODS,
+        )
+        self._entry.async_on_unload(
+            lambda: webhook.async_unregister(self._hass, self.webhook_id)
+        )
+        await self._async_ensure_cloudhook()
+        self.hangup_url()  # creates or clears the repair issue
+
+    async def _async_ensure_cloudhook(self) -> None:
+        if "cloud" not in self._hass.config.components:
+            return
+        from homeassistant.components import cloud  # noqa: PLC0415
+
+        if not cloud.async_active_subscription(self._hass):
+            return
+        if self._entry.data.get(CONF_CLOUDHOOK_URL):
+            return
+        try:
+            url = await cloud.async_get_or_create_cloudhook(self._hass, self.webhook_id)
+        except cloud.CloudNotAvailable:
+            LOGGER.warning(
+                "Home Assistant Cloud is not reachable; using the external URL"
+            )
+            return
+        self._hass.config_entries.async_update_entry(
+            self._entry, data={**self._entry.data, CONF_CLOUDHOOK_URL: url}
+        )
+
+    @callback
+    def hangup_url(self) -> str | None:
+        """URL for 46elks' ``whenhangup``, or None when Home Assistant is unreachable.
+
+        Without one, calls still go out and their state comes only from the
+        API response; a repair issue explains how to fix it.
+        """
+        url: str | None = self._entry.data.get(CONF_CLOUDHOOK_URL)
+        if url is None:
+            try:
+                url = webhook.async_generate_url(
+                    self._hass,
+                    self.webhook_id,
+                    allow_internal=False,
+                    prefer_external=True,
+                )
+            except NoURLAvailableError:
+                url = None
+        if url is None:
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                f"{ISSUE_NO_PUBLIC_URL}_{self._entry.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_NO_PUBLIC_URL,
+                translation_placeholders={"account": self._entry.title},
+                learn_more_url="https://www.home-assistant.io/docs/configuration/remote/",
+            )
+        else:
+            ir.async_delete_issue(
+                self._hass, DOMAIN, f"{ISSUE_NO_PUBLIC_URL}_{self._entry.entry_id}"
+            )
+        return url
+
+    async def _async_handle(
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        """Handle a POST from 46elks; never raises, always answers."""
+        if request.method != METH_POST:
+            return web.Response(status=HTTPStatus.METHOD_NOT_ALLOWED)
+        if (
+            request.content_length is not None
+            and request.content_length > MAX_BODY_BYTES
+        ):
+            LOGGER.warning(
+                "Ignored a 46elks webhook of %s bytes", request.content_length
+            )
+            return web.Response(status=_OK)
+        try:
+            body = await request.content.read(MAX_BODY_BYTES + 1)
+        except OSError, ValueError:
+            LOGGER.warning("Could not read a 46elks webhook body")
+            return web.Response(status=_OK)
+        if len(body) > MAX_BODY_BYTES:
+            LOGGER.warning("Ignored an oversize 46elks webhook")
+            return web.Response(status=_OK)
+        form = _parse_form(body)
+        if form is None:
+            LOGGER.warning("Ignored a 46elks webhook that is not a form")
+            return web.Response(status=_OK)
+        if "id" not in form:
+            LOGGER.debug("Ignored a 46elks webhook without call id")
+            return web.Response(status=_OK)
+        try:
+            call = parse_hangup(form)
+        except (probatio.Invalid, ElksResponseError) as err:
+            LOGGER.warning("Ignored a malformed 46elks hangup: %s", err)
+            return web.Response(status=_OK)
+        outcome = self._entry.runtime_data.tracker.hangup_received(call)
+        LOGGER.debug("Hangup for call %s: %s", call.id, outcome)
+        return web.Response(status=_OK)
+
+
+def _parse_form(body: bytes) -> dict[str, str] | None:
+    """Decode a form-encoded body strictly: UTF-8 and ``key=value`` pairs only."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=bool(text), errors="strict"
+        )
+    except UnicodeDecodeError, ValueError:
+        return None
+    return dict(pairs)

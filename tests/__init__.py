@@ -1,0 +1,1 @@
+"""Tests for the 46elks integration and its simulator."""

@@ -1,0 +1,135 @@
+"""Fixtures: a real Home Assistant, its HTTP stack and the 46elks simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.elks.const import (
+    CONF_BASE_URL,
+    CONF_CALLER_ID,
+    CONF_RING_TIMEOUT,
+    DOMAIN,
+)
+from elks_simulator import Account, Callee, Simulator
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+
+USERNAME = "u0123456789abcdef0123456789abcdef"
+PASSWORD = "s3cret-api-password"
+WEBHOOK_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0secretwebhookid"
+MOBILE = "+46700000000"
+CALLER_ID = "+46766860001"
+SMS_ONLY = "+46766860002"
+INACTIVE_VOICE = "+46766860003"
+ANSWERS = "+46700000101"
+BUSY = "+46700000102"
+NO_ANSWER = "+46700000103"
+FAILS = "+46700000104"
+VOICEMAIL = "+46700000105"
+PRESSES_1 = "+46700000106"
+
+
+@dataclass
+class Elks:
+    """The simulator with the test account."""
+
+    sim: Simulator
+    account: Account
+    base_url: str
+
+    def call_posts(self) -> list[dict[str, str]]:
+        """Forms of every POST /a1/calls the simulator received."""
+        return [
+            r.form
+            for r in self.sim.requests
+            if r.method == "POST" and r.path.lower() == "/a1/calls"
+        ]
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom integrations from this checkout."""
+
+
+@pytest.fixture
+async def elks(socket_enabled: None) -> AsyncGenerator[Elks]:
+    """Run the 46elks simulator on a loopback port, with one account."""
+    sim = Simulator(time_scale=0.001)
+    account = sim.add_account(
+        username=USERNAME,
+        password=PASSWORD,
+        displayname="Home",
+        mobilenumber=MOBILE,
+        balance=10_000_000,
+        currency="SEK",
+    )
+    sim.add_number(account, CALLER_ID, capabilities=("voice", "sms"), active=True)
+    sim.add_number(account, SMS_ONLY, capabilities=("sms",), active=True)
+    sim.add_number(account, INACTIVE_VOICE, capabilities=("voice",), active=False)
+    sim.set_callee(ANSWERS, Callee.answer(after=2.0, talk=None))
+    sim.set_callee(BUSY, Callee.busy())
+    sim.set_callee(NO_ANSWER, Callee.no_answer())
+    sim.set_callee(FAILS, Callee.fail())
+    sim.set_callee(VOICEMAIL, Callee.voicemail(after=3.0))
+    sim.set_callee(PRESSES_1, Callee.answer(after=1.0, presses=[(2.0, "1")]))
+    base_url = await sim.start(host="127.0.0.1", port=0)
+    yield Elks(sim, account, base_url)
+    await sim.stop()
+
+
+@pytest.fixture
+async def hass_http(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
+) -> TestClient:
+    """Home Assistant's HTTP app on a loopback port, used as its external URL.
+
+    Components that add routes are set up first: the router freezes once the
+    test server starts.
+    """
+    for component in ("http", "webhook", "diagnostics"):
+        assert await async_setup_component(hass, component, {})
+    client = await hass_client_no_auth()
+    await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
+    return client
+
+
+def entry_data(base_url: str, **overrides: Any) -> dict[str, Any]:
+    """Config entry data for the test account."""
+    return {
+        CONF_USERNAME: USERNAME,
+        CONF_PASSWORD: PASSWORD,
+        CONF_BASE_URL: base_url,
+        CONF_WEBHOOK_ID: WEBHOOK_ID,
+    } | overrides
+
+
+@pytest.fixture
+def config_entry(hass: HomeAssistant, elks: Elks) -> MockConfigEntry:
+    """Add the test account's config entry, not set up."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id=elks.account.id,
+        data=entry_data(elks.base_url),
+        options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: 60},
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, hass_http: TestClient, config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Set up the test account, reachable for webhooks."""
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry
