@@ -1,0 +1,40 @@
+"""A local, protocol-faithful simulator of the 46elks voice API."""
+
+from .faults import Faults, HeldWebhook, RequestFault
+from .models import Account, Callee, Number, RecordedRequest, SimCall, WebhookDelivery
+from .simulator import (
+    DEMO_INACTIVE_NUMBER,
+    DEMO_MOBILENUMBER,
+    DEMO_PASSWORD,
+    DEMO_SMS_NUMBER,
+    DEMO_USERNAME,
+    DEMO_VOICE_NUMBER,
+    DemoSeed,
+    Simulator,
+    format_timestamp,
+    parse_timestamp,
+    validate_action,
+)
+
+__all__ = [
+    "DEMO_INACTIVE_NUMBER",
+    "DEMO_MOBILENUMBER",
+    "DEMO_PASSWORD",
+    "DEMO_SMS_NUMBER",
+    "DEMO_USERNAME",
+    "DEMO_VOICE_NUMBER",
+    "Account",
+    "Callee",
+    "DemoSeed",
+    "Faults",
+    "HeldWebhook",
+    "Number",
+    "RecordedRequest",
+    "RequestFault",
+    "SimCall",
+    "Simulator",
+    "WebhookDelivery",
+    "format_timestamp",
+    "parse_timestamp",
+    "validate_action",
+]

@@ -1,0 +1,149 @@
+"""Fault injection for the 46elks simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+type FaultKind = Literal["fail", "delay", "drop"]
+
+
+@dataclass(slots=True)
+class RequestFault:
+    """A fault applied to the next ``remaining`` matching API requests."""
+
+    kind: FaultKind
+    path: str | None
+    method: str | None
+    remaining: int
+    status: int = 500
+    body: str = "Internal Server Error"
+    seconds: float = 0.0
+    after_processing: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        """Return True if the fault applies to this request."""
+        if self.remaining <= 0:
+            return False
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.path is None:
+            return True
+        want = _norm(self.path)
+        got = _norm(path)
+        if want.endswith("*"):
+            return got.startswith(want[:-1])
+        return got == want
+
+
+def _norm(path: str) -> str:
+    path = path.lower()
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    return path
+
+
+@dataclass(slots=True)
+class HeldWebhook:
+    """A whenhangup delivery queued by :meth:`Faults.hold_webhooks`."""
+
+    call_id: str
+    url: str
+    form: dict[str, str]
+
+
+@dataclass
+class Faults:
+    """Switchable misbehaviour of the simulator. Everything is off by default.
+
+    ``path`` arguments match the request path case-insensitively; a trailing
+    ``*`` makes it a prefix match and ``None`` matches every API request.
+    """
+
+    duplicate_webhooks: bool = False
+    holding_webhooks: bool = False
+    request_faults: list[RequestFault] = field(default_factory=list)
+    held: list[HeldWebhook] = field(default_factory=list)
+    _release: Callable[[list[HeldWebhook]], None] | None = field(
+        default=None, repr=False
+    )
+
+    def fail_next(
+        self,
+        status: int = 500,
+        count: int = 1,
+        path: str | None = "/a1/calls",
+        body: str = "Internal Server Error",
+        method: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` matching requests with ``status`` and ``body``.
+
+        A 429 also carries ``Retry-After: 1``.
+        """
+        self.request_faults.append(
+            RequestFault("fail", path, method, count, status=status, body=body)
+        )
+
+    def delay_next(
+        self,
+        seconds: float,
+        count: int = 1,
+        path: str | None = "/a1/calls",
+        method: str | None = None,
+    ) -> None:
+        """Process the next ``count`` matching requests, then answer ``seconds`` late.
+
+        The delay is in real (wall clock) seconds, not scaled.
+        """
+        self.request_faults.append(
+            RequestFault("delay", path, method, count, seconds=seconds)
+        )
+
+    def drop_next(
+        self,
+        count: int = 1,
+        path: str | None = "/a1/calls",
+        after_processing: bool = False,
+        method: str | None = None,
+    ) -> None:
+        """Close the connection of the next ``count`` matching requests without answering.
+
+        With ``after_processing`` the request is processed first (a call IS
+        created) and only the response is lost.
+        """
+        self.request_faults.append(
+            RequestFault("drop", path, method, count, after_processing=after_processing)
+        )
+
+    def hold_webhooks(self) -> None:
+        """Queue whenhangup deliveries instead of sending them."""
+        self.holding_webhooks = True
+
+    def release_webhooks(self, reverse: bool = False) -> None:
+        """Stop holding and send the queued whenhangup deliveries, in order or reversed.
+
+        Must be called from the event loop running the simulator.
+        """
+        self.holding_webhooks = False
+        queued = list(reversed(self.held)) if reverse else list(self.held)
+        self.held.clear()
+        if queued and self._release is not None:
+            self._release(queued)
+
+    def take(self, method: str, path: str) -> RequestFault | None:
+        """Consume and return the first fault matching a request, if any."""
+        for fault in self.request_faults:
+            if fault.matches(method, path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.request_faults.remove(fault)
+                return fault
+        return None
+
+    def clear(self) -> None:
+        """Switch every request fault and webhook fault off (held webhooks are released)."""
+        self.request_faults.clear()
+        self.duplicate_webhooks = False
+        if self.holding_webhooks or self.held:
+            self.release_webhooks()
