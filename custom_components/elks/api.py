@@ -353,13 +353,13 @@ class ElksClient:
         password: str,
         base_url: str = DEFAULT_BASE_URL,
         *,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: float | None = None,
     ) -> None:
         """Use ``session`` for all requests; nothing is sent until asked."""
         self._session = session
         self._auth = aiohttp.BasicAuth(username, password)
         self._base_url = URL(base_url.rstrip("/"))
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
 
     @property
     def base_url(self) -> str:

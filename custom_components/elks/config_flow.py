@@ -72,8 +72,8 @@ async def _async_validate(
     """Check credentials with ``GET /me``; returns the account or form errors."""
     if not base_url.startswith(("http://", "https://")):
         return None, {"base": "invalid_url"}
-    client = ElksClient(async_get_clientsession(hass), username, password, base_url)
     try:
+        client = ElksClient(async_get_clientsession(hass), username, password, base_url)
         return await client.get_account(), {}
     except ElksAuthenticationError:
         return None, {"base": "invalid_auth"}
