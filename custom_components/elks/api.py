@@ -95,10 +95,12 @@ class InvalidActionError(ValueError):
 def normalize_number(number: str) -> str:
     """Return ``number`` in E.164, tolerating spaces, dashes, dots and parentheses.
 
-    A leading international ``00`` prefix becomes ``+``. Numbers without a
+    A leading international ``00`` prefix becomes ``+`` and a ``(0)`` trunk
+    prefix is dropped. Numbers without a
     country code are rejected rather than guessed.
     """
-    cleaned = _NUMBER_NOISE.sub("", number.strip())
+    # "+46 (0)70…" writes the trunk prefix that international dialling drops.
+    cleaned = _NUMBER_NOISE.sub("", number.strip().replace("(0)", ""))
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
     if not _E164.match(cleaned):
@@ -357,7 +359,7 @@ class ElksClient:
     ) -> None:
         """Use ``session`` for all requests; nothing is sent until asked."""
         self._session = session
-        self._auth = aiohttp.BasicAuth(username, password)
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(username, password)}
         self._base_url = URL(base_url.rstrip("/"))
         self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
 
@@ -452,7 +454,7 @@ class ElksClient:
                 url,
                 params=params,
                 data=data,
-                auth=self._auth,
+                headers=self._headers,
                 timeout=self._timeout,
             ) as response:
                 text = await response.text(errors="replace")

@@ -164,21 +164,9 @@ class ElksWebhook:
         """Handle a POST from 46elks; never raises, always answers."""
         if request.method != METH_POST:
             return web.Response(status=HTTPStatus.METHOD_NOT_ALLOWED)
-        if (
-            request.content_length is not None
-            and request.content_length > MAX_BODY_BYTES
-        ):
-            LOGGER.warning(
-                "Ignored a 46elks webhook of %s bytes", request.content_length
-            )
-            return web.Response(status=_OK)
-        try:
-            body = await request.content.read(MAX_BODY_BYTES + 1)
-        except OSError, ValueError:
-            LOGGER.warning("Could not read a 46elks webhook body")
-            return web.Response(status=_OK)
-        if len(body) > MAX_BODY_BYTES:
-            LOGGER.warning("Ignored an oversize 46elks webhook")
+        body = await _read_body(request)
+        if body is None:
+            LOGGER.warning("Ignored an oversize or unreadable 46elks webhook")
             return web.Response(status=_OK)
         form = _parse_form(body)
         if form is None:
@@ -195,6 +183,21 @@ class ElksWebhook:
         outcome = self._entry.runtime_data.tracker.hangup_received(call)
         LOGGER.debug("Hangup for call %s: %s", call.id, outcome)
         return web.Response(status=_OK)
+
+
+async def _read_body(request: web.Request) -> bytes | None:
+    """Read at most MAX_BODY_BYTES; None when the body is larger or breaks off."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    try:
+        async for chunk in request.content.iter_chunked(4096):
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return None
+    except OSError, ValueError:  # the client went away mid-body
+        return None
+    return bytes(body)
 
 
 def _parse_form(body: bytes) -> dict[str, str] | None:

@@ -1,0 +1,1 @@
+"""Tests of the 46elks API client without Home Assistant."""

@@ -1,0 +1,331 @@
+"""ElksClient over real loopback HTTP, and its pure helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, strategies as st
+import pytest
+
+from custom_components.elks import api
+from custom_components.elks.api import (
+    Call,
+    ElksAuthenticationError,
+    ElksCallOutcomeUnknownError,
+    ElksClient,
+    ElksConnectionError,
+    ElksRateLimitedError,
+    ElksRequestError,
+    ElksResponseError,
+    InvalidActionError,
+    InvalidNumberError,
+    connect_action,
+    hangup_action,
+    is_audio_source,
+    ivr_action,
+    normalize_number,
+    parse_timestamp,
+    play_action,
+    validate_action,
+    with_next,
+)
+
+from .conftest import CALLER_ID, Setup
+
+
+async def test_account_and_numbers(setup: Setup) -> None:
+    """GET /me and every page of GET /numbers."""
+    for i in range(150):
+        setup.sim.add_number(setup.account, f"+4676686{i:04d}", capabilities=("sms",))
+    account = await setup.client.get_account()
+    assert account.id == setup.account.id
+    assert account.displayname == "Home"
+    assert account.balance_amount == setup.account.balance / 10000
+    numbers = await setup.client.list_numbers()
+    assert len(numbers) == 151
+    assert [n.number for n in numbers if n.can_call_from] == [CALLER_ID]
+    assert sum(r.path == "/a1/numbers" for r in setup.sim.requests) == 2
+
+
+async def test_place_and_read_calls(setup: Setup) -> None:
+    """A placed call can be read back, and appears in the history."""
+    placed = await setup.client.place_call(
+        from_number=CALLER_ID,
+        to="+46700000101",
+        voice_start=play_action("sound/beep"),
+        whenhangup="http://127.0.0.1:9/hook",
+        timeout=30,
+    )
+    assert placed.state == "ongoing"
+    assert placed.answered is False
+    await setup.sim.wait_call_finished(placed.id)
+    ended = await setup.client.get_call(placed.id)
+    assert ended.state == "success"
+    assert ended.answered
+    assert ended.duration == setup.sim.calls[placed.id].duration
+    assert ended.cost_amount == setup.sim.calls[placed.id].cost / 10000
+    assert ended.actions
+    history = await setup.client.list_calls(limit=5)
+    assert [c.id for c in history] == [placed.id]
+
+
+async def test_voice_start_string_passed_as_is(setup: Setup) -> None:
+    """A voice_start URL string is sent unchanged."""
+    await setup.client.place_call(
+        from_number=CALLER_ID,
+        to="+46700000101",
+        voice_start="https://example.com/start",
+    )
+    [post] = [r for r in setup.sim.requests if r.method == "POST"]
+    assert post.form["voice_start"] == "https://example.com/start"
+    assert "timeout" not in post.form
+    assert "whenhangup" not in post.form
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (401, "Unauthorized", ElksAuthenticationError),
+        (429, "slow down", ElksRateLimitedError),
+        (400, "Invalid to", ElksRequestError),
+        (302, "moved", ElksResponseError),
+        (200, "not json", ElksResponseError),
+        (200, "[1, 2]", ElksResponseError),
+        (200, '{"id": "c1"}', ElksResponseError),
+    ],
+)
+async def test_error_answers(
+    setup: Setup, status: int, body: str, error: type[Exception]
+) -> None:
+    """Each kind of answer raises its own exception type."""
+    setup.sim.faults.fail_next(status, body=body)
+    with pytest.raises(error):
+        await setup.client.place_call(
+            from_number=CALLER_ID, to="+46700000101", voice_start="{}"
+        )
+
+
+async def test_rate_limit_keeps_retry_after(setup: Setup) -> None:
+    """Retry-After is kept for the caller."""
+    setup.sim.faults.fail_next(429, path="/a1/me")
+    with pytest.raises(ElksRateLimitedError) as err:
+        await setup.client.get_account()
+    assert err.value.retry_after == 1.0
+
+
+async def test_bad_credentials(setup: Setup) -> None:
+    """Wrong credentials are an authentication error."""
+    client = ElksClient(setup.session, "user", "wrong", setup.client.base_url)
+    with pytest.raises(ElksAuthenticationError):
+        await client.get_account()
+
+
+async def test_get_timeout_is_a_connection_error(setup: Setup) -> None:
+    """A read that times out can be retried by the caller: it changed nothing."""
+    client = ElksClient(
+        setup.session, "user", "pass", setup.client.base_url, timeout=0.2
+    )
+    setup.sim.faults.delay_next(1.0, path="/a1/me")
+    with pytest.raises(ElksConnectionError):
+        await client.get_account()
+
+
+async def test_post_timeout_is_outcome_unknown(setup: Setup) -> None:
+    """A call that timed out may exist; it is sent once only."""
+    client = ElksClient(
+        setup.session, "user", "pass", setup.client.base_url, timeout=0.2
+    )
+    setup.sim.faults.delay_next(1.0)
+    with pytest.raises(ElksCallOutcomeUnknownError):
+        await client.place_call(
+            from_number=CALLER_ID, to="+46700000101", voice_start="{}"
+        )
+    assert sum(r.method == "POST" for r in setup.sim.requests) == 1
+
+
+async def test_connection_refused(setup: Setup) -> None:
+    """Nothing listening: a connection error, the call certainly not placed."""
+    client = ElksClient(setup.session, "user", "pass", "http://127.0.0.1:9/a1")
+    with pytest.raises(ElksConnectionError):
+        await client.place_call(
+            from_number=CALLER_ID, to="+46700000101", voice_start="{}"
+        )
+
+
+def test_action_builders() -> None:
+    """Builders produce exactly what 46elks expects."""
+    assert play_action("sound/beep") == {"play": "sound/beep", "skippable": False}
+    assert connect_action("+46700000001") == {"connect": "+46700000001"}
+    assert connect_action("+46700000001", "+46766860001") == {
+        "connect": "+46700000001",
+        "callerid": "+46766860001",
+    }
+    assert ivr_action("sound/beep", digits=2) == {
+        "ivr": "sound/beep",
+        "digits": 2,
+        "timeout": 10,
+        "repeat": 3,
+    }
+    assert hangup_action() == {"hangup": "reject"}
+    chained = with_next(play_action("sound/beep"), hangup_action("busy"))
+    assert chained == {
+        "play": "sound/beep",
+        "skippable": False,
+        "next": {"hangup": "busy"},
+    }
+    for action in (chained, ivr_action("sound/beep"), connect_action("+46700000001")):
+        assert validate_action(action) == action
+
+
+@pytest.mark.parametrize(
+    ("action", "path", "problem"),
+    [
+        ("play", "actions", "must be an object"),
+        ({}, "actions", "needs one of"),
+        ({"play": "a", "connect": "b"}, "actions", "more than one action"),
+        ({"play": "a", 1: "x"}, "actions", "is not text"),
+        ({"play": "a", "1": {"play": "b"}}, "actions", "only allowed with ivr"),
+        ({"ivr": "a", "1": {"dance": 1}}, "actions.1", "needs one of"),
+        (
+            {"play": "a", "next": {"play": "b", "next": "ftp://x"}},
+            "actions.next.next",
+            "http(s) URL",
+        ),
+        (
+            {"hangup": "busy", "next": {"play": "b"}},
+            "actions",
+            "hangup cannot have next",
+        ),
+        ({"play": "a", "shout": True}, "actions", "unknown key 'shout'"),
+    ],
+)
+def test_invalid_actions(action: Any, path: str, problem: str) -> None:
+    """Invalid actions name where and what."""
+    with pytest.raises(InvalidActionError) as err:
+        validate_action(action)
+    assert err.value.path == path
+    assert problem in err.value.problem
+
+
+def test_recordcall_with_an_action() -> None:
+    """recordcall may stand beside another action."""
+    action = {"recordcall": "https://example.com/rec", "connect": "+46700000001"}
+    assert validate_action(action) == action
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("+46701234567", "+46701234567"),
+        (" +46 70-123 45 67 ", "+46701234567"),
+        ("+46 (0)70-123 45 67", "+46701234567"),
+        ("0046701234567", "+46701234567"),
+        ("+1 (555) 010.9999", "+15550109999"),
+        ("0701234567", None),
+        ("+0701234567", None),
+        ("+467012345678901234", None),
+        ("", None),
+        ("+46abc", None),
+    ],
+)
+def test_normalize_number(given: str, expected: str | None) -> None:
+    """Spacing is tolerated; anything without a country code is not."""
+    if expected is None:
+        with pytest.raises(InvalidNumberError) as err:
+            normalize_number(given)
+        assert err.value.number == given
+    else:
+        assert normalize_number(given) == expected
+
+
+@given(st.text(max_size=40))
+def test_normalize_number_only_returns_e164(text: str) -> None:
+    """Whatever comes in, what comes out is E.164 or an InvalidNumberError."""
+    try:
+        result = normalize_number(text)
+    except InvalidNumberError:
+        return
+    assert result.startswith("+")
+    assert result[1:].isdigit()
+    assert 2 <= len(result) <= 16
+    assert result[1] != "0"
+
+
+@given(st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True), st.data())
+def test_normalize_number_undoes_formatting(number: str, data: st.DataObject) -> None:
+    """Any spacing of a valid number normalises back to it."""
+    noise = data.draw(
+        st.lists(st.sampled_from([" ", "-", "(", ")", "."]), max_size=len(number))
+    )
+    formatted = (
+        number[:2]
+        + "".join(n + d for n, d in zip(noise, number[2:], strict=False))
+        + number[2 + len(noise) :]
+    )
+    assert normalize_number(formatted) == number
+
+
+def test_audio_sources() -> None:
+    """URLs and built-in sounds can be played; anything else cannot."""
+    assert is_audio_source("https://example.com/a.mp3")
+    assert is_audio_source("sound/beep")
+    assert not is_audio_source("sound/")
+    assert not is_audio_source("file:///etc/passwd")
+    assert not is_audio_source("https://")
+
+
+def test_call_from_hangup_form() -> None:
+    """A whenhangup form with JSON strings inside becomes a Call."""
+    call = Call.from_json(
+        {
+            "id": "c1",
+            "from": "+46766860001",
+            "to": "+46700000101",
+            "state": "success",
+            "created": "2026-11-27T10:00:00.123456",
+            "start": "2026-11-27T10:00:05.000000",
+            "duration": "12",
+            "cost": "3500",
+            "actions": json.dumps([{"play": "sound/beep", "result": "success"}]),
+            "legs": "",
+        }
+    )
+    assert call.direction == "outgoing"
+    assert call.duration == 12
+    assert call.cost_amount == 0.35
+    assert call.actions == [{"play": "sound/beep", "result": "success"}]
+    assert call.legs == []
+    with pytest.raises(ElksResponseError):
+        Call.from_json({**call.__dict__} if False else {"id": "c1", "state": "melted"})
+    with pytest.raises(ElksResponseError):
+        Call.from_json(
+            {
+                "id": "c",
+                "from": "a",
+                "to": "b",
+                "state": "busy",
+                "created": "x",
+                "legs": "{}",
+            }
+        )
+
+
+def test_account_and_number_parsing_errors() -> None:
+    """Objects missing required keys are response errors."""
+    with pytest.raises(ElksResponseError):
+        api.Account.from_json({})
+    with pytest.raises(ElksResponseError):
+        api.PhoneNumber.from_json({"id": "n1"})
+
+
+def test_parse_timestamp() -> None:
+    """46elks' zone-less timestamps are UTC."""
+    parsed = parse_timestamp("2026-11-27T10:00:00.123456")
+    assert parsed is not None
+    assert parsed.isoformat() == "2026-11-27T10:00:00.123456+00:00"
+    assert parse_timestamp(None) is None
+    assert parse_timestamp("yesterday") is None
+    assert (
+        parse_timestamp("2026-11-27T10:00:00+01:00").utcoffset().total_seconds() == 3600
+    )
