@@ -209,7 +209,7 @@ def test_invalid_actions(action: Any, path: str, problem: str) -> None:
 
 
 def test_recordcall_with_an_action() -> None:
-    """recordcall may stand beside another action."""
+    """Allow recordcall beside another action."""
     action = {"recordcall": "https://example.com/rec", "connect": "+46700000001"}
     assert validate_action(action) == action
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
-import pytest
 
 from custom_components.elks import api
 from custom_components.elks.const import DOMAIN, EVENT_CALL_ENDED
