@@ -95,12 +95,15 @@ class InvalidActionError(ValueError):
 def normalize_number(number: str) -> str:
     """Return ``number`` in E.164, tolerating spaces, dashes, dots and parentheses.
 
-    A leading international ``00`` prefix becomes ``+`` and a ``(0)`` trunk
-    prefix is dropped. Numbers without a
+    A leading international ``00`` prefix becomes ``+``; an ambiguous ``(0)``
+    trunk prefix is refused. Numbers without a
     country code are rejected rather than guessed.
     """
-    # "+46 (0)70…" writes the trunk prefix that international dialling drops.
-    cleaned = _NUMBER_NOISE.sub("", number.strip().replace("(0)", ""))
+    # "+46 (0)70…" may or may not mean to drop the 0: refuse to guess,
+    # since either guess can ring a stranger.
+    if "(0)" in number.replace(" ", ""):
+        raise InvalidNumberError(number)
+    cleaned = _NUMBER_NOISE.sub("", number.strip())
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
     if not _E164.match(cleaned):

@@ -1,18 +1,19 @@
-"""Bookkeeping of the calls an account placed, so that hangups find them.
+"""Bookkeeping of the calls an account placed, so that webhooks find them.
 
 Every hangup is applied exactly once: repeated deliveries are recognised,
 hangups that overtake their ``POST /calls`` response are parked until the
-placement claims them, and unfinished calls are stored so that a hangup
-arriving after a restart is still recognised.
+placement claims them, and unfinished calls (with the state of their call
+flow) are stored so that webhooks arriving after a restart are still
+recognised.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
@@ -25,10 +26,29 @@ from .const import (
     FINISHED_CALLS_KEPT,
     LOGGER,
 )
+from .flows import CallPlan, FlowState, FlowStep, call_outcome, next_step
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 1.0
 MAX_PARKED_HANGUPS = 1000
+# A call-flow request for a call whose POST response is still on its way
+# waits this long for it: 46elks waits for our answer meanwhile.
+FLOW_WAIT_SECONDS = 10.0
+
+
+class CallListener(Protocol):
+    """Who hears what happens to calls (entities, events, escalations)."""
+
+    def call_placed(self, call: Call) -> None:
+        """Hear of a placed call (or one found to have been placed)."""
+
+    def call_ended(self, call: Call, outcome: str, acknowledged: bool | None) -> None:
+        """Hear of a call that ended."""
+
+    def flow_event(
+        self, call_id: str, to: str, kind: str, data: dict[str, Any]
+    ) -> None:
+        """Hear of what happened during an interactive call."""
 
 
 @dataclass(slots=True)
@@ -39,31 +59,41 @@ class _Pending:
     from_number: str
     placed_at: float  # wall clock, so that it survives a restart
     call_id: str | None = None
+    plan: dict[str, Any] | None = None
+    flow: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _Pending:
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class _Live:
+    """What is kept in memory for an interactive call."""
+
+    plan: CallPlan
+    state: FlowState = field(default_factory=FlowState)
 
 
 class CallTracker:
     """Calls of one config entry: placed, unfinished and recently finished."""
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry_id: str,
-        on_update: Callable[[Call, bool], None],
+        self, hass: HomeAssistant, entry_id: str, listener: CallListener
     ) -> None:
-        """Create an empty tracker.
-
-        ``on_update(call, placed)`` hears of each placed call (``placed`` true)
-        and of each ended one.
-        """
-        self._on_update = on_update
+        """Create an empty tracker that reports to ``listener``."""
+        self._listener = listener
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.calls"
         )
         self._ongoing: dict[str, _Pending] = {}
+        self._live: dict[str, _Live] = {}
         self._uncertain: list[_Pending] = []
-        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._finished: OrderedDict[str, str] = OrderedDict()  # id -> outcome
         self._parked: dict[str, tuple[Call, float]] = {}
         self._placements_in_flight = 0
+        self._placed = asyncio.Event()
+        self._end_waiters: dict[str, list[asyncio.Future[str]]] = {}
 
     @property
     def ongoing_count(self) -> int:
@@ -75,16 +105,34 @@ class CallTracker:
         """Number of placements whose outcome is unknown."""
         return len(self._uncertain)
 
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Sizes of every internal table (diagnostics, benchmarks)."""
+        return {
+            "ongoing": len(self._ongoing),
+            "interactive": len(self._live),
+            "uncertain": len(self._uncertain),
+            "finished": len(self._finished),
+            "parked": len(self._parked),
+        }
+
     async def async_load(self) -> None:
         """Load unfinished calls stored before a restart."""
         data = await self._store.async_load() or {}
         for item in data.get("ongoing", []):
-            pending = _Pending(**item)
+            pending = _Pending.from_dict(item)
             if pending.call_id:
                 self._ongoing[pending.call_id] = pending
-        self._uncertain = [_Pending(**item) for item in data.get("uncertain", [])]
+                if pending.plan is not None:
+                    self._live[pending.call_id] = _Live(
+                        CallPlan.from_dict(pending.plan),
+                        FlowState(**(pending.flow or {})),
+                    )
+        self._uncertain = [
+            _Pending.from_dict(item) for item in data.get("uncertain", [])
+        ]
         for call_id in data.get("finished", []):
-            self._finished[call_id] = None
+            self._finished[call_id] = "unknown"
         self._prune()
 
     async def async_save(self) -> None:
@@ -96,6 +144,9 @@ class CallTracker:
         await self._store.async_remove()
 
     def _data(self) -> dict[str, Any]:
+        for call_id, live in self._live.items():
+            if (pending := self._ongoing.get(call_id)) is not None:
+                pending.flow = live.state.as_dict()
         return {
             "ongoing": [asdict(pending) for pending in self._ongoing.values()],
             "uncertain": [asdict(pending) for pending in self._uncertain],
@@ -112,21 +163,31 @@ class CallTracker:
         self._placements_in_flight += 1
 
     @callback
-    def placement_succeeded(self, call: Call) -> None:
+    def placement_succeeded(self, call: Call, plan: CallPlan | None = None) -> None:
         """Register a placed call, and apply its hangup if it came first."""
         self._placements_in_flight -= 1
         self._prune()
+        self._notify_placed()
         parked = self._parked.pop(call.id, None)
         if call.state != "ongoing":
             # 46elks may refuse at once with a final state in a 2xx body.
-            self._mark_finished(call.id)
-            self._on_update(call, True)
+            self._listener.call_placed(call)
+            self._end(
+                call, "failed" if call.state == "failed" else call.state, None, None
+            )
             return
+        interactive = plan is not None and plan.interactive
         self._ongoing[call.id] = _Pending(
-            call.to, call.from_number, time.time(), call.id
+            call.to,
+            call.from_number,
+            time.time(),
+            call.id,
+            plan.as_dict() if interactive and plan else None,
         )
+        if interactive and plan is not None:
+            self._live[call.id] = _Live(plan)
         self._schedule_save()
-        self._on_update(call, True)
+        self._listener.call_placed(call)
         if parked is not None:
             self.hangup_received(parked[0])
 
@@ -134,6 +195,7 @@ class CallTracker:
     def placement_failed(self, to: str, from_number: str, *, may_exist: bool) -> None:
         """Note a failed placement; remember it when the call may exist all the same."""
         self._placements_in_flight -= 1
+        self._notify_placed()
         if not may_exist:
             return
         pending = _Pending(to, from_number, time.time())
@@ -144,6 +206,11 @@ class CallTracker:
                 return
         self._uncertain.append(pending)
         self._schedule_save()
+
+    def _notify_placed(self) -> None:
+        # Wake flow requests waiting for a placement; later ones wait anew.
+        self._placed.set()
+        self._placed = asyncio.Event()
 
     @callback
     def hangup_received(self, call: Call) -> str:
@@ -159,8 +226,17 @@ class CallTracker:
             if (pending.to, pending.from_number) != (call.to, call.from_number):
                 return "mismatch"
             del self._ongoing[call.id]
-            self._mark_finished(call.id)
-            self._on_update(call, False)
+            live = self._live.pop(call.id, None)
+            outcome = call_outcome(
+                call.state,
+                call.answered,
+                live.state if live else None,
+                live.plan if live else None,
+            )
+            acknowledged = (
+                live.state.acknowledged if live and live.plan.ack_digit else None
+            )
+            self._end(call, outcome, acknowledged, live)
             return "applied"
         for pending in self._uncertain:
             if (pending.to, pending.from_number) == (call.to, call.from_number):
@@ -172,6 +248,59 @@ class CallTracker:
             return "parked"
         return "unknown"
 
+    def _end(
+        self, call: Call, outcome: str, acknowledged: bool | None, live: _Live | None
+    ) -> None:
+        self._mark_finished(call.id, outcome)
+        self._listener.call_ended(call, outcome, acknowledged)
+        for waiter in self._end_waiters.pop(call.id, []):
+            if not waiter.done():
+                waiter.set_result(outcome)
+
+    async def async_flow_request(
+        self, call_id: str, result: str, why: str | None, *, hook_url: str
+    ) -> FlowStep | None:
+        """Answer 46elks' question what an interactive call does next.
+
+        None when the call is not one of ours (or not interactive).
+        """
+        deadline = asyncio.get_running_loop().time() + FLOW_WAIT_SECONDS
+        while call_id not in self._live and self._placements_in_flight > 0:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._placed.wait()
+            except TimeoutError:
+                break
+        live = self._live.get(call_id)
+        pending = self._ongoing.get(call_id)
+        if live is None or pending is None:
+            return None
+        step = next_step(
+            live.plan,
+            live.state,
+            result,
+            why,
+            hook_url=hook_url,
+            caller_id=pending.from_number,
+        )
+        self._schedule_save()
+        for kind, data in step.events:
+            self._listener.flow_event(call_id, pending.to, kind, data)
+            if kind == "acknowledged":
+                for waiter in self._end_waiters.pop(call_id, []):
+                    if not waiter.done():
+                        waiter.set_result("acknowledged")
+        return step
+
+    def wait_for_end(self, call_id: str) -> asyncio.Future[str]:
+        """Return a future resolved with the call's outcome (early on acknowledgement)."""
+        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if (outcome := self._finished.get(call_id)) is not None:
+            waiter.set_result(outcome)
+            return waiter
+        self._end_waiters.setdefault(call_id, []).append(waiter)
+        return waiter
+
     def _adopt(self, call: Call, pending: _Pending) -> None:
         LOGGER.warning(
             "A call whose placement was reported as uncertain did happen: %s to %s ended %s",
@@ -179,12 +308,12 @@ class CallTracker:
             pending.to,
             call.state,
         )
-        self._mark_finished(call.id)
         # Nobody saw it placed, so it counts as a placement too.
-        self._on_update(call, True)
+        self._listener.call_placed(call)
+        self._end(call, call_outcome(call.state, call.answered, None, None), None, None)
 
-    def _mark_finished(self, call_id: str) -> None:
-        self._finished[call_id] = None
+    def _mark_finished(self, call_id: str, outcome: str = "unknown") -> None:
+        self._finished[call_id] = outcome
         self._finished.move_to_end(call_id)
         while len(self._finished) > FINISHED_CALLS_KEPT:
             self._finished.popitem(last=False)
@@ -202,6 +331,7 @@ class CallTracker:
                 CALL_MAX_AGE_SECONDS,
             )
             del self._ongoing[call_id]
+            self._live.pop(call_id, None)
         self._uncertain = [p for p in self._uncertain if p.placed_at >= oldest]
         parked_oldest = time.monotonic() - EARLY_HANGUP_GRACE_SECONDS
         for call_id in [

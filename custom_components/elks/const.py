@@ -42,3 +42,37 @@ EARLY_HANGUP_GRACE_SECONDS: Final = 120
 def signal_call_updated(entry_id: str) -> str:
     """Dispatcher signal sent when a call of ``entry_id`` was placed or ended."""
     return f"{DOMAIN}_{entry_id}_call_updated"
+
+
+EVENT_KEYPRESS: Final = "elks_keypress"
+EVENT_ESCALATION_FINISHED: Final = "elks_escalation_finished"
+ISSUE_ESCALATION_INTERRUPTED: Final = "escalation_interrupted"
+ISSUE_LOW_BALANCE: Final = "low_balance"
+
+SERVICE_CANCEL: Final = "cancel"
+ATTR_MESSAGE: Final = "message"
+ATTR_TTS_ENGINE: Final = "tts_engine"
+ATTR_LANGUAGE: Final = "language"
+ATTR_TTS_OPTIONS: Final = "tts_options"
+ATTR_REPEAT: Final = "repeat"
+ATTR_LEAD_IN: Final = "lead_in"
+ATTR_REQUIRE_ACK: Final = "require_ack"
+ATTR_ACK_DIGIT: Final = "ack_digit"
+ATTR_MENU: Final = "menu"
+ATTR_PIN: Final = "pin"
+ATTR_MODE: Final = "mode"
+ATTR_ROUNDS: Final = "rounds"
+ATTR_WAIT: Final = "wait"
+ATTR_ESCALATION_ID: Final = "escalation_id"
+
+CONF_LOW_BALANCE: Final = "low_balance"
+CONF_RECIPIENT_NUMBER: Final = "number"
+SUBENTRY_RECIPIENT: Final = "recipient"
+BALANCE_UPDATE_MINUTES: Final = 30
+# Longest a call may take once answered, for escalations waiting on it.
+MAX_CALL_SECONDS: Final = 15 * 60
+
+
+def signal_call_event(entry_id: str) -> str:
+    """Dispatcher signal for the Call event entity of ``entry_id``."""
+    return f"{DOMAIN}_{entry_id}_call_event"

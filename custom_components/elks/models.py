@@ -11,6 +11,7 @@ from .api import Account, ElksClient
 from .calls import CallTracker
 
 if TYPE_CHECKING:
+    from .escalation import EscalationManager
     from .webhook import ElksWebhook
 
 
@@ -22,6 +23,7 @@ class ElksData:
     account: Account
     webhook: ElksWebhook
     tracker: CallTracker
+    escalations: EscalationManager
 
 
 type ElksConfigEntry = ConfigEntry[ElksData]

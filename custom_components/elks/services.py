@@ -1,9 +1,10 @@
-"""The ``elks.call`` action."""
+"""The ``elks.call`` and ``elks.cancel`` actions."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 import json
 from typing import Any
 
@@ -23,27 +24,34 @@ from homeassistant.helpers import config_validation as cv, service
 
 from .api import (
     Call,
-    ElksAuthenticationError,
-    ElksCallOutcomeUnknownError,
-    ElksConnectionError,
-    ElksError,
-    ElksRateLimitedError,
-    ElksRequestError,
     InvalidActionError,
     InvalidNumberError,
-    connect_action,
     is_audio_source,
     normalize_number,
-    play_action,
     validate_action,
 )
+from .audio import async_media_source_url, public_base_url, tts_url
 from .const import (
+    ATTR_ACK_DIGIT,
     ATTR_ACTIONS,
     ATTR_CONNECT,
+    ATTR_ESCALATION_ID,
     ATTR_FROM,
+    ATTR_LANGUAGE,
+    ATTR_LEAD_IN,
+    ATTR_MENU,
+    ATTR_MESSAGE,
+    ATTR_MODE,
+    ATTR_PIN,
     ATTR_PLAY,
+    ATTR_REPEAT,
+    ATTR_REQUIRE_ACK,
+    ATTR_ROUNDS,
     ATTR_TIMEOUT,
     ATTR_TO,
+    ATTR_TTS_ENGINE,
+    ATTR_TTS_OPTIONS,
+    ATTR_WAIT,
     CONF_CALLER_ID,
     CONF_RING_TIMEOUT,
     DEFAULT_RING_TIMEOUT,
@@ -52,10 +60,14 @@ from .const import (
     MAX_RING_TIMEOUT,
     MIN_RING_TIMEOUT,
     SERVICE_CALL,
+    SERVICE_CANCEL,
 )
+from .flows import CallPlan, MenuItem
 from .models import ElksConfigEntry
+from .placement import PlacementFailure, async_place_call
 
 MAX_RECIPIENTS = 250
+_SOURCES = (ATTR_PLAY, ATTR_MESSAGE, ATTR_CONNECT, ATTR_ACTIONS)
 
 CALL_SCHEMA = probatio.Schema(
     {
@@ -65,32 +77,62 @@ CALL_SCHEMA = probatio.Schema(
         ),
         probatio.Optional(ATTR_FROM): cv.string,
         probatio.Optional(ATTR_PLAY): cv.string,
+        probatio.Optional(ATTR_MESSAGE): cv.string,
+        probatio.Optional(ATTR_TTS_ENGINE): cv.string,
+        probatio.Optional(ATTR_LANGUAGE): cv.string,
+        probatio.Optional(ATTR_TTS_OPTIONS): dict,
         probatio.Optional(ATTR_CONNECT): cv.string,
         probatio.Optional(ATTR_ACTIONS): probatio.Any(dict, cv.string),
         probatio.Optional(ATTR_TIMEOUT): probatio.All(
             probatio.Coerce(int),
             probatio.Range(min=MIN_RING_TIMEOUT, max=MAX_RING_TIMEOUT),
         ),
+        probatio.Optional(ATTR_REPEAT, default=1): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=1, max=10)
+        ),
+        probatio.Optional(ATTR_LEAD_IN, default="none"): probatio.In(
+            ["none", "beep", "pause"]
+        ),
+        probatio.Optional(ATTR_REQUIRE_ACK, default=False): cv.boolean,
+        probatio.Optional(ATTR_ACK_DIGIT, default="1"): probatio.All(
+            probatio.Coerce(str), probatio.Match(r"^[0-9*#]$")
+        ),
+        probatio.Optional(ATTR_MENU): dict,
+        probatio.Optional(ATTR_PIN): probatio.All(
+            probatio.Coerce(str), probatio.Match(r"^[0-9]{4,8}$")
+        ),
+        probatio.Optional(ATTR_MODE, default="parallel"): probatio.In(
+            ["parallel", "sequential"]
+        ),
+        probatio.Optional(ATTR_ROUNDS, default=1): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=1, max=10)
+        ),
+        probatio.Optional(ATTR_WAIT, default=False): cv.boolean,
+    }
+)
+
+CANCEL_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_ESCALATION_ID): cv.string,
     }
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """Why one recipient was not called."""
+def _invalid(translation_key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=translation_key,
+        translation_placeholders=placeholders or None,
+    )
 
-    to: str
-    code: str
-    message: str
-    may_have_been_placed: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "to": self.to,
-            "error": self.code,
-            "message": self.message,
-            "may_have_been_placed": self.may_have_been_placed,
-        }
+def _loaded_entries(hass: HomeAssistant) -> list[ElksConfigEntry]:
+    return [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.state is ConfigEntryState.LOADED
+    ]
 
 
 def _entry_for_call(call: ServiceCall) -> ElksConfigEntry:
@@ -100,19 +142,11 @@ def _entry_for_call(call: ServiceCall) -> ElksConfigEntry:
             call.hass, DOMAIN, entry_id
         )
         return entry
-    loaded = [
-        entry
-        for entry in call.hass.config_entries.async_entries(DOMAIN)
-        if entry.state is ConfigEntryState.LOADED
-    ]
+    loaded = _loaded_entries(call.hass)
     if not loaded:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="no_account"
-        )
+        raise _invalid("no_account")
     if len(loaded) > 1:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="account_required"
-        )
+        raise _invalid("account_required")
     return loaded[0]
 
 
@@ -120,123 +154,195 @@ def _number(value: str, field: str) -> str:
     try:
         return normalize_number(value)
     except InvalidNumberError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_number",
-            translation_placeholders={"number": value, "field": field},
-        ) from err
+        raise _invalid("invalid_number", number=value, field=field) from err
 
 
-def _voice_start(data: dict[str, Any], caller_id: str) -> dict[str, Any]:
-    """Return the first action of the call: exactly one of play, connect or actions."""
-    given = [key for key in (ATTR_PLAY, ATTR_CONNECT, ATTR_ACTIONS) if key in data]
-    if len(given) != 1:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="one_action_required"
-        )
-    if ATTR_PLAY in data:
-        source = data[ATTR_PLAY].strip()
-        if not is_audio_source(source):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_audio",
-                translation_placeholders={"source": source},
+def _menu(raw: dict[Any, Any]) -> dict[str, MenuItem]:
+    """Return the keypad menu: digit -> label, or digit -> {connect: number}."""
+    menu: dict[str, MenuItem] = {}
+    for key, value in raw.items():
+        digit = str(key)
+        if len(digit) != 1 or digit not in "0123456789*#":
+            raise _invalid(
+                "invalid_menu", digit=digit, problem="keys are single keypad digits"
             )
-        return play_action(source)
-    if ATTR_CONNECT in data:
-        return connect_action(_number(data[ATTR_CONNECT], ATTR_CONNECT), caller_id)
-    raw = data[ATTR_ACTIONS]
+        if isinstance(value, str) and value.strip():
+            menu[digit] = MenuItem(label=value.strip())
+        elif isinstance(value, dict) and isinstance(value.get(ATTR_CONNECT), str):
+            label = str(value.get("label") or ATTR_CONNECT)
+            menu[digit] = MenuItem(label, _number(value[ATTR_CONNECT], f"menu {digit}"))
+        else:
+            raise _invalid(
+                "invalid_menu",
+                digit=digit,
+                problem="give a label, or connect: with a number",
+            )
+    if not menu:
+        raise _invalid("invalid_menu", digit="-", problem="the menu is empty")
+    return menu
+
+
+def _raw_actions(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_action",
-                translation_placeholders={
-                    "path": ATTR_ACTIONS,
-                    "problem": "not valid JSON",
-                },
+            raise _invalid(
+                "invalid_action", path=ATTR_ACTIONS, problem="not valid JSON"
             ) from err
     try:
         return validate_action(raw)
     except InvalidActionError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_action",
-            translation_placeholders={"path": err.path, "problem": err.problem},
-        ) from err
+        raise _invalid("invalid_action", path=err.path, problem=err.problem) from err
 
 
-def _failure(to: str, err: ElksError) -> _Failure:
-    if isinstance(err, ElksRequestError):
-        return _Failure(to, "rejected", err.message)
-    if isinstance(err, ElksCallOutcomeUnknownError):
-        return _Failure(to, "outcome_unknown", str(err), may_have_been_placed=True)
-    if isinstance(err, ElksAuthenticationError):
-        return _Failure(to, "auth_failed", "46elks rejected the API credentials")
-    if isinstance(err, ElksRateLimitedError):
-        return _Failure(to, "rate_limited", "46elks asked to slow down (HTTP 429)")
-    if isinstance(err, ElksConnectionError):
-        return _Failure(to, "cannot_connect", str(err))
-    return _Failure(to, "unexpected_response", str(err))
+def _plan_without_audio(data: dict[str, Any]) -> CallPlan:
+    """Check what the call does; audio is resolved later, right before dialling."""
+    given = [key for key in _SOURCES if key in data]
+    if len(given) != 1:
+        raise _invalid("one_action_required")
+    plan = CallPlan(repeat=data[ATTR_REPEAT], lead_in=data[ATTR_LEAD_IN])
+    interactive = data[ATTR_REQUIRE_ACK] or ATTR_MENU in data or ATTR_PIN in data
+    if interactive and given[0] not in (ATTR_PLAY, ATTR_MESSAGE):
+        raise _invalid("interactive_needs_audio")
+    if data[ATTR_REQUIRE_ACK] and ATTR_MENU in data:
+        raise _invalid("ack_or_menu")
+    if ATTR_PIN in data and ATTR_MENU not in data:
+        raise _invalid("pin_needs_menu")
+    if ATTR_PLAY in data:
+        source = data[ATTR_PLAY].strip()
+        if not source.startswith("media-source://") and not is_audio_source(source):
+            raise _invalid("invalid_audio", source=source)
+    elif ATTR_CONNECT in data:
+        plan.connect = _number(data[ATTR_CONNECT], ATTR_CONNECT)
+    elif ATTR_ACTIONS in data:
+        plan.actions = _raw_actions(data[ATTR_ACTIONS])
+    if data[ATTR_REQUIRE_ACK]:
+        plan.ack_digit = data[ATTR_ACK_DIGIT]
+    if ATTR_MENU in data:
+        plan.menu = _menu(data[ATTR_MENU])
+    plan.pin = data.get(ATTR_PIN)
+    return plan
 
 
-def _error_for(failure: _Failure) -> HomeAssistantError:
-    """Return the translated error for the only recipient, who could not be called."""
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key=f"call_{failure.code}",
-        translation_placeholders={"to": failure.to, "message": failure.message},
-    )
+async def _async_audio_maker(
+    hass: HomeAssistant, entry: ElksConfigEntry, data: dict[str, Any]
+) -> Callable[[], str] | None:
+    """Return a function making the audio URL for one call, or None without audio."""
+    if ATTR_MESSAGE in data:
+        base = public_base_url(hass, entry.entry_id, entry.title)
+        message: str = data[ATTR_MESSAGE]
+
+        def speak() -> str:
+            return tts_url(
+                hass,
+                base,
+                message,
+                engine=data.get(ATTR_TTS_ENGINE),
+                language=data.get(ATTR_LANGUAGE),
+                options=data.get(ATTR_TTS_OPTIONS),
+            )
+
+        speak()  # fail now, before anybody is called, if TTS cannot work
+        return speak
+    if ATTR_PLAY in data:
+        source: str = data[ATTR_PLAY].strip()
+        if source.startswith("media-source://"):
+            base = public_base_url(hass, entry.entry_id, entry.title)
+            source = await async_media_source_url(hass, base, source)
+        return lambda: source
+    return None
 
 
 async def _async_call(call: ServiceCall) -> ServiceResponse:
-    """Place a call to every recipient at once."""
+    """Place calls: to every recipient at once, or one after another."""
+    hass = call.hass
     entry = _entry_for_call(call)
-    data = call.data
+    data = dict(call.data)
     recipients = list(dict.fromkeys(_number(to, ATTR_TO) for to in data[ATTR_TO]))
     caller_id = data.get(ATTR_FROM) or entry.options.get(CONF_CALLER_ID)
     if not caller_id:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="no_caller_id"
-        )
+        raise _invalid("no_caller_id")
     caller_id = _number(caller_id, ATTR_FROM)
-    voice_start = _voice_start(dict(data), caller_id)
+    plan = _plan_without_audio(data)
+    sequential = data[ATTR_MODE] == "sequential"
     timeout = int(
         data.get(ATTR_TIMEOUT)
         or entry.options.get(CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT)
     )
-
     runtime = entry.runtime_data
-    hangup_url = runtime.webhook.hangup_url()
-    tracker = runtime.tracker
+    hook_url = runtime.webhook.hangup_url()
+    if hook_url is None and (plan.interactive or sequential):
+        raise _invalid("needs_webhook")
+    make_audio = await _async_audio_maker(hass, entry, data)
 
-    async def place(to: str) -> Call | _Failure:
-        tracker.placement_started()
-        try:
-            placed = await runtime.client.place_call(
-                from_number=caller_id,
-                to=to,
-                voice_start=voice_start,
-                whenhangup=hangup_url,
-                timeout=timeout,
-            )
-        except ElksError as err:
-            failure = _failure(to, err)
-            tracker.placement_failed(
-                to, caller_id, may_exist=failure.may_have_been_placed
-            )
-            return failure
-        tracker.placement_succeeded(placed)
-        return placed
+    async def place(to: str) -> Call | PlacementFailure:
+        # Fresh TTS audio per call: Home Assistant keeps it only minutes.
+        call_plan = replace(plan, audio=make_audio()) if make_audio else plan
+        return await async_place_call(
+            hass,
+            entry,
+            to=to,
+            caller_id=caller_id,
+            plan=call_plan,
+            timeout=timeout,
+            hook_url=hook_url,
+        )
+
+    if sequential:
+        return await _async_escalate(call, entry, recipients, data, place, timeout)
 
     results = await asyncio.gather(*(place(to) for to in recipients))
     placed = [result for result in results if isinstance(result, Call)]
-    failures = [result for result in results if isinstance(result, _Failure)]
+    failures = [result for result in results if isinstance(result, PlacementFailure)]
+    _log_failures(failures)
+    if not placed:
+        raise _all_failed(failures)
+    if not call.return_response:
+        return None
+    return {
+        "calls": [_call_data(placed_call) for placed_call in placed],
+        "errors": [failure.as_dict() for failure in failures],
+    }
 
-    if any(failure.code == "auth_failed" for failure in failures):
-        entry.async_start_reauth(call.hass)
+
+async def _async_escalate(
+    call: ServiceCall,
+    entry: ElksConfigEntry,
+    recipients: list[str],
+    data: dict[str, Any],
+    place: Callable[[str], Any],
+    timeout: int,
+) -> ServiceResponse:
+    manager = entry.runtime_data.escalations
+    escalation = await manager.async_start(
+        lambda coro, name: entry.async_create_background_task(call.hass, coro, name),
+        recipients=recipients,
+        rounds=data[ATTR_ROUNDS],
+        require_ack=data[ATTR_REQUIRE_ACK],
+        place=place,
+        call_timeout=timeout,
+    )
+    if data[ATTR_WAIT]:
+        await manager.async_wait(escalation.id)
+        return {"escalation": escalation.as_dict()} if call.return_response else None
+    first = await manager.async_first_call(escalation.id)
+    if not call.return_response:
+        return None
+    return {"escalation_id": escalation.id, "first_call": first}
+
+
+def _call_data(placed: Call) -> dict[str, Any]:
+    return {
+        "id": placed.id,
+        "to": placed.to,
+        "from": placed.from_number,
+        "state": placed.state,
+        "created": placed.created,
+    }
+
+
+def _log_failures(failures: list[PlacementFailure]) -> None:
     for failure in failures:
         LOGGER.error(
             "Call to %s was not placed (%s): %s%s",
@@ -247,31 +353,38 @@ async def _async_call(call: ServiceCall) -> ServiceResponse:
             if failure.may_have_been_placed
             else "",
         )
-    if not placed:
-        if len(failures) == 1:
-            raise _error_for(failures[0])
-        raise HomeAssistantError(
+
+
+def _all_failed(failures: list[PlacementFailure]) -> HomeAssistantError:
+    """Return the translated error when nobody could be called."""
+    if len(failures) == 1:
+        failure = failures[0]
+        return HomeAssistantError(
             translation_domain=DOMAIN,
-            translation_key="no_call_placed",
-            translation_placeholders={
-                "errors": "; ".join(f"{f.to}: {f.message}" for f in failures)
-            },
+            translation_key=f"call_{failure.code}",
+            translation_placeholders={"to": failure.to, "message": failure.message},
         )
-    if not call.return_response:
-        return None
-    return {
-        "calls": [
-            {
-                "id": placed_call.id,
-                "to": placed_call.to,
-                "from": placed_call.from_number,
-                "state": placed_call.state,
-                "created": placed_call.created,
-            }
-            for placed_call in placed
-        ],
-        "errors": [failure.as_dict() for failure in failures],
-    }
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="no_call_placed",
+        translation_placeholders={
+            "errors": "; ".join(f"{f.to}: {f.message}" for f in failures)
+        },
+    )
+
+
+async def _async_cancel(call: ServiceCall) -> None:
+    """Stop an escalation: no further calls are placed."""
+    escalation_id = call.data[ATTR_ESCALATION_ID]
+    entries = (
+        [_entry_for_call(call)]
+        if call.data.get(ATTR_CONFIG_ENTRY_ID)
+        else _loaded_entries(call.hass)
+    )
+    for entry in entries:
+        if entry.runtime_data.escalations.cancel(escalation_id):
+            return
+    raise _invalid("unknown_escalation", escalation_id=escalation_id)
 
 
 @callback
@@ -283,4 +396,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_call,
         schema=CALL_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_CANCEL, _async_cancel, schema=CANCEL_SCHEMA
     )

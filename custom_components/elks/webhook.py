@@ -17,7 +17,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError
 
-from .api import CALL_STATES, Call, ElksResponseError
+from .api import CALL_STATES, Call, ElksResponseError, hangup_action
 from .const import CONF_CLOUDHOOK_URL, DOMAIN, ISSUE_NO_PUBLIC_URL, LOGGER
 
 if TYPE_CHECKING:
@@ -172,6 +172,8 @@ class ElksWebhook:
         if form is None:
             LOGGER.warning("Ignored a 46elks webhook that is not a form")
             return web.Response(status=_OK)
+        if "callid" in form:
+            return await self._async_call_flow(form)
         if "id" not in form:
             LOGGER.debug("Ignored a 46elks webhook without call id")
             return web.Response(status=_OK)
@@ -183,6 +185,23 @@ class ElksWebhook:
         outcome = self._entry.runtime_data.tracker.hangup_received(call)
         LOGGER.debug("Hangup for call %s: %s", call.id, outcome)
         return web.Response(status=_OK)
+
+    async def _async_call_flow(self, form: dict[str, str]) -> web.Response:
+        """Answer 46elks' ``voice_start``/``next`` request with the next action.
+
+        Anything but a JSON action hangs the call up on 46elks' side, so a
+        request we cannot place is answered with an explicit hangup.
+        """
+        call_id = form["callid"]
+        step = None
+        if (hook_url := self.hangup_url()) is not None:
+            step = await self._entry.runtime_data.tracker.async_flow_request(
+                call_id, form.get("result", ""), form.get("why"), hook_url=hook_url
+            )
+        if step is None:
+            LOGGER.debug("Call-flow request for unknown call %s", call_id)
+            return web.json_response(hangup_action("reject"))
+        return web.json_response(step.action)
 
 
 async def _read_body(request: web.Request) -> bytes | None:

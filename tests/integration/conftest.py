@@ -86,16 +86,24 @@ async def elks(socket_enabled: None) -> AsyncGenerator[Elks]:
 
 
 @pytest.fixture
+def http_components() -> dict[str, dict[str, Any]]:
+    """Return components (with config) that add routes; modules may add more."""
+    return {"http": {}, "webhook": {}, "diagnostics": {}}
+
+
+@pytest.fixture
 async def hass_http(
-    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    http_components: dict[str, dict[str, Any]],
 ) -> TestClient:
     """Home Assistant's HTTP app on a loopback port, used as its external URL.
 
     Components that add routes are set up first: the router freezes once the
     test server starts.
     """
-    for component in ("http", "webhook", "diagnostics"):
-        assert await async_setup_component(hass, component, {})
+    for component, config in http_components.items():
+        assert await async_setup_component(hass, component, config)
     client = await hass_client_no_auth()
     await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
     return client

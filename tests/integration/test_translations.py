@@ -37,9 +37,12 @@ def test_swedish_matches_english() -> None:
         assert "[%key:" not in text
 
 
-@pytest.mark.parametrize(
-    "key", sorted(set(re.findall(r'translation_key="(\w+)"', SOURCES)))
+USED_KEYS = set(re.findall(r'translation_key="(\w+)"', SOURCES)) | set(
+    re.findall(r'_invalid\(\s*"(\w+)"', SOURCES)
 )
+
+
+@pytest.mark.parametrize("key", sorted(USED_KEYS))
 def test_exception_and_issue_keys_exist(key: str) -> None:
     """Every translation_key the code uses has a message."""
     english = _load("en")

@@ -1,0 +1,250 @@
+"""Escalation: call recipients one at a time until somebody answers or acknowledges.
+
+A running escalation is stored, so that one cut short by a restart is
+reported when Home Assistant starts again instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict, dataclass, field
+from typing import Any
+import uuid
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .api import Call
+from .const import DOMAIN, ISSUE_ESCALATION_INTERRUPTED, LOGGER, MAX_CALL_SECONDS
+from .events import CallEvents
+from .placement import PlacementFailure
+
+STORAGE_VERSION = 1
+_RESULTS_THAT_STOP = {"acknowledged", "answered"}
+
+PlaceCall = Callable[[str], Awaitable[Call | PlacementFailure]]
+WaitForEnd = Callable[[str], "asyncio.Future[str]"]
+
+
+@dataclass(slots=True)
+class Escalation:
+    """One escalation and what happened so far."""
+
+    id: str
+    recipients: list[str]
+    rounds: int
+    require_ack: bool
+    started: str
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    result: str = "running"
+    answered_by: str | None = None
+    finished: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the escalation as event and response data."""
+        return {
+            "escalation_id": self.id,
+            "recipients": self.recipients,
+            "rounds": self.rounds,
+            "require_ack": self.require_ack,
+            "started": self.started,
+            "finished": self.finished,
+            "result": self.result,
+            "answered_by": self.answered_by,
+            "attempts": self.attempts,
+        }
+
+
+class EscalationManager:
+    """Runs the escalations of one config entry."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        events: CallEvents,
+        wait_for_end: WaitForEnd,
+    ) -> None:
+        """Prepare; nothing runs until ``start``."""
+        self._hass = hass
+        self._entry_id = entry_id
+        self._events = events
+        self._wait_for_end = wait_for_end
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.escalations"
+        )
+        self._running: dict[str, tuple[Escalation, asyncio.Task[None]]] = {}
+        self._first_call: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._unloading = False
+
+    async def async_load(self) -> None:
+        """Report escalations that a stop or crash cut short."""
+        data = await self._store.async_load() or {}
+        interrupted = [Escalation(**item) for item in data.get("running", [])]
+        for escalation in interrupted:
+            escalation.result = "interrupted"
+            escalation.finished = dt_util.utcnow().isoformat()
+            LOGGER.error(
+                "Escalation %s was interrupted by a restart after %s call(s); nobody acknowledged it",
+                escalation.id,
+                len(escalation.attempts),
+            )
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                f"{ISSUE_ESCALATION_INTERRUPTED}_{escalation.id}",
+                is_fixable=False,
+                is_persistent=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_ESCALATION_INTERRUPTED,
+                translation_placeholders={
+                    "escalation_id": escalation.id,
+                    "started": escalation.started,
+                    "recipients": ", ".join(escalation.recipients),
+                    "calls": str(len(escalation.attempts)),
+                },
+            )
+            self._events.escalation_finished(escalation.as_dict())
+        if interrupted:
+            await self._async_save()
+
+    async def async_remove(self) -> None:
+        """Delete stored escalations (the entry is being removed)."""
+        await self._store.async_remove()
+
+    async def _async_save(self) -> None:
+        await self._store.async_save(
+            {
+                "running": [
+                    asdict(escalation) for escalation, _ in self._running.values()
+                ]
+            }
+        )
+
+    async def async_start(
+        self,
+        entry_create_task: Callable[
+            [Coroutine[Any, Any, None], str], asyncio.Task[None]
+        ],
+        *,
+        recipients: list[str],
+        rounds: int,
+        require_ack: bool,
+        place: PlaceCall,
+        call_timeout: int,
+    ) -> Escalation:
+        """Start an escalation in the background; stored before the first call."""
+        escalation = Escalation(
+            id=uuid.uuid4().hex,
+            recipients=recipients,
+            rounds=rounds,
+            require_ack=require_ack,
+            started=dt_util.utcnow().isoformat(),
+        )
+        self._first_call[escalation.id] = self._hass.loop.create_future()
+        task = entry_create_task(
+            self._async_run(escalation, place, call_timeout),
+            f"elks escalation {escalation.id}",
+        )
+        self._running[escalation.id] = (escalation, task)
+        await self._async_save()
+        return escalation
+
+    async def async_first_call(self, escalation_id: str) -> dict[str, Any]:
+        """Wait for the first attempt of an escalation to be placed (or fail)."""
+        return await asyncio.shield(self._first_call[escalation_id])
+
+    async def async_wait(self, escalation_id: str) -> Escalation:
+        """Wait for an escalation to finish."""
+        escalation, task = self._running[escalation_id]
+        await asyncio.shield(task)
+        return escalation
+
+    @callback
+    def cancel(self, escalation_id: str) -> bool:
+        """Stop an escalation; no further calls are placed."""
+        if (running := self._running.get(escalation_id)) is None:
+            return False
+        running[1].cancel()
+        return True
+
+    async def _async_run(
+        self, escalation: Escalation, place: PlaceCall, call_timeout: int
+    ) -> None:
+        first = self._first_call[escalation.id]
+        try:
+            for round_number in range(1, escalation.rounds + 1):
+                for to in escalation.recipients:
+                    attempt: dict[str, Any] = {"round": round_number, "to": to}
+                    escalation.attempts.append(attempt)
+                    outcome = await self._async_attempt(
+                        attempt, place, call_timeout, first
+                    )
+                    if outcome in _RESULTS_THAT_STOP and (
+                        outcome == "acknowledged" or not escalation.require_ack
+                    ):
+                        escalation.result = outcome
+                        escalation.answered_by = to
+                        return
+                    await self._async_save()
+            escalation.result = "exhausted"
+        except asyncio.CancelledError:
+            escalation.result = "cancelled"
+            raise
+        finally:
+            if not first.done():
+                first.set_result({})
+            if not self._unloading:  # else it stays stored: the next start reports it
+                await self._async_finish(escalation)
+
+    async def _async_finish(self, escalation: Escalation) -> None:
+        escalation.finished = dt_util.utcnow().isoformat()
+        self._running.pop(escalation.id, None)
+        self._first_call.pop(escalation.id, None)
+        self._events.escalation_finished(escalation.as_dict())
+        # Shielded: a cancelled escalation must still be removed from storage.
+        await asyncio.shield(self._async_save())
+
+    async def _async_attempt(
+        self,
+        attempt: dict[str, Any],
+        place: PlaceCall,
+        call_timeout: int,
+        first: asyncio.Future[dict[str, Any]],
+    ) -> str:
+        result = await place(attempt["to"])
+        if isinstance(result, PlacementFailure):
+            attempt.update(
+                outcome="not_placed", error=result.code, message=result.message
+            )
+        else:
+            attempt["call_id"] = result.id
+        if not first.done():
+            first.set_result(dict(attempt))
+        if isinstance(result, PlacementFailure):
+            return "not_placed"
+        try:
+            async with asyncio.timeout(call_timeout + MAX_CALL_SECONDS):
+                outcome = await self._wait_for_end(result.id)
+        except TimeoutError:
+            # No hangup came: move on rather than wait forever for one person.
+            outcome = "unknown"
+        attempt["outcome"] = outcome
+        return outcome
+
+    async def async_unload(self) -> None:
+        """Stop running escalations but keep them stored as running.
+
+        Unload happens on stop or reload; the next load reports them as
+        interrupted.
+        """
+        self._unloading = True
+        await self._async_save()
+        tasks = [task for _, task in self._running.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._running.clear()

@@ -1,0 +1,219 @@
+"""Call flows that need Home Assistant during the call.
+
+Acknowledgement, keypad menus and PINs run through our webhook: 46elks asks
+for the next action (``voice_start``/``next`` URLs) and the answer depends on
+what the callee pressed. The plan and the state of each such call are plain
+data, stored with the call so that a restart mid-call loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from .api import connect_action, hangup_action, ivr_action, play_action, with_next
+
+LeadIn = Literal["none", "beep", "pause"]
+
+# Wrong keys or silence tolerated before the call is ended.
+MAX_ATTEMPTS = 3
+IVR_TIMEOUT = 10
+PIN_TIMEOUT = 15
+# 46elks plays sound/dtmf/P as 500 ms of silence.
+_LEAD_IN_SOURCE = {"beep": "sound/beep", "pause": "sound/dtmf/PPPP"}
+CONFIRMATION = "sound/beep"
+
+
+@dataclass(slots=True)
+class MenuItem:
+    """What a menu digit means: a label for automations, or a number to connect."""
+
+    label: str
+    connect: str | None = None
+
+
+@dataclass(slots=True)
+class CallPlan:
+    """What a call does once answered."""
+
+    audio: str | None = None
+    connect: str | None = None
+    actions: dict[str, Any] | None = None
+    repeat: int = 1
+    lead_in: LeadIn = "none"
+    ack_digit: str | None = None
+    menu: dict[str, MenuItem] | None = None
+    pin: str | None = None
+
+    @property
+    def interactive(self) -> bool:
+        """Whether the call needs our webhook while it runs."""
+        return bool(self.ack_digit or self.menu or self.pin)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the plan as JSON-safe data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallPlan:
+        """Rebuild a stored plan."""
+        menu = data.get("menu")
+        return cls(
+            **{k: v for k, v in data.items() if k != "menu"},
+            menu={d: MenuItem(**item) for d, item in menu.items()} if menu else None,
+        )
+
+
+@dataclass(slots=True)
+class FlowState:
+    """Where an interactive call is, and what the callee did."""
+
+    stage: Literal["start", "pin", "ack", "menu", "done"] = "start"
+    attempts: int = 0
+    answered: bool = False
+    acknowledged: bool = False
+    no_input: bool = False
+    pin_failed: bool = False
+    keypresses: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the state as JSON-safe data."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class FlowStep:
+    """The answer to one call-flow request, and what happened."""
+
+    action: dict[str, Any]
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _lead_in(plan: CallPlan, action: dict[str, Any]) -> dict[str, Any]:
+    if plan.lead_in == "none":
+        return action
+    return with_next(play_action(_LEAD_IN_SOURCE[plan.lead_in]), action)
+
+
+def inline_voice_start(plan: CallPlan, caller_id: str) -> dict[str, Any]:
+    """Return the whole flow of a call that needs nothing from us while it runs."""
+    if plan.actions is not None:
+        return plan.actions
+    if plan.connect is not None:
+        return _lead_in(plan, connect_action(plan.connect, caller_id))
+    assert plan.audio is not None
+    action = play_action(plan.audio)
+    for _ in range(plan.repeat - 1):
+        action = with_next(play_action(plan.audio), action)
+    return _lead_in(plan, action)
+
+
+def _stage_action(plan: CallPlan, state: FlowState, hook_url: str) -> dict[str, Any]:
+    assert plan.audio is not None or state.stage == "pin"
+    if state.stage == "pin":
+        assert plan.pin is not None
+        return with_next(
+            ivr_action(
+                CONFIRMATION, digits=len(plan.pin), timeout=PIN_TIMEOUT, repeat=2
+            ),
+            hook_url,
+        )
+    assert plan.audio is not None
+    prompt = with_next(
+        ivr_action(
+            plan.audio, digits=1, timeout=IVR_TIMEOUT, repeat=max(plan.repeat, 1)
+        ),
+        hook_url,
+    )
+    return _lead_in(plan, prompt) if state.attempts == 0 else prompt
+
+
+def _first_stage(plan: CallPlan) -> Literal["pin", "ack", "menu"]:
+    if plan.pin:
+        return "pin"
+    return "ack" if plan.ack_digit else "menu"
+
+
+def _hangup(state: FlowState) -> FlowStep:
+    state.stage = "done"
+    return FlowStep(hangup_action("reject"))
+
+
+def next_step(
+    plan: CallPlan,
+    state: FlowState,
+    result: str,
+    why: str | None,
+    *,
+    hook_url: str,
+    caller_id: str,
+) -> FlowStep:
+    """Advance an interactive call by what 46elks reports, and say what to do next."""
+    if result == "newoutgoing" or state.stage == "start":
+        state.answered = True
+        state.stage = _first_stage(plan)
+        state.attempts = 0
+        return FlowStep(_stage_action(plan, state, hook_url), [("answered", {})])
+    if state.stage == "done":
+        return _hangup(state)
+
+    pressed = result if result.replace("#", "").replace("*", "").isdigit() else None
+    if pressed is None and why == "noinput":
+        state.no_input = True
+
+    if state.stage == "pin":
+        assert plan.pin is not None
+        if pressed == plan.pin:
+            state.stage = "ack" if plan.ack_digit else "menu"
+            state.attempts = 0
+            return FlowStep(_stage_action(plan, state, hook_url))
+        return _retry(plan, state, hook_url, pin=True)
+
+    if state.stage == "ack":
+        if pressed == plan.ack_digit:
+            state.acknowledged = True
+            state.stage = "done"
+            return FlowStep(
+                play_action(CONFIRMATION), [("acknowledged", {"digits": pressed})]
+            )
+        return _retry(plan, state, hook_url)
+
+    # menu
+    assert plan.menu is not None
+    if pressed is not None and (item := plan.menu.get(pressed)) is not None:
+        state.keypresses.append(pressed)
+        state.stage = "done"
+        event = ("keypress", {"digits": pressed, "label": item.label})
+        if item.connect:
+            return FlowStep(connect_action(item.connect, caller_id), [event])
+        return FlowStep(play_action(CONFIRMATION), [event])
+    return _retry(plan, state, hook_url)
+
+
+def _retry(
+    plan: CallPlan, state: FlowState, hook_url: str, *, pin: bool = False
+) -> FlowStep:
+    state.attempts += 1
+    if state.attempts >= MAX_ATTEMPTS:
+        state.pin_failed = pin
+        return _hangup(state)
+    return FlowStep(_stage_action(plan, state, hook_url))
+
+
+def call_outcome(
+    state_name: str, answered: bool, flow: FlowState | None, plan: CallPlan | None
+) -> str:
+    """Say how a call ended, in the words escalation and events use.
+
+    ``acknowledged``, ``answered``, ``busy``, ``no_answer``, ``failed``,
+    ``no_input`` (answered, pressed nothing) or ``hung_up`` (answered, left).
+    """
+    if flow is not None and flow.acknowledged:
+        return "acknowledged"
+    if state_name == "busy":
+        return "busy"
+    if not answered and not (flow and flow.answered):
+        return "no_answer" if state_name == "failed" else state_name
+    if plan is not None and plan.ack_digit:
+        return "no_input" if flow is not None and flow.no_input else "hung_up"
+    return "answered"

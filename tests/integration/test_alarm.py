@@ -1,0 +1,496 @@
+"""Alarm-grade calling: spoken messages, acknowledgement, menus, PINs, escalation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    MockPlatform,
+    async_capture_events,
+    mock_config_flow,
+    mock_integration,
+    mock_platform,
+)
+
+from custom_components.elks.const import (
+    DOMAIN,
+    EVENT_CALL_ENDED,
+    EVENT_ESCALATION_FINISHED,
+    EVENT_KEYPRESS,
+)
+from elks_simulator import Callee
+from homeassistant.components import tts
+from homeassistant.config_entries import ConfigEntry, ConfigFlow
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .conftest import ANSWERS, BUSY, NO_ANSWER, PRESSES_1, VOICEMAIL, WEBHOOK_ID, Elks
+from .test_call import call
+
+PIN_CALLER = "+46700000107"
+PRESSES_2 = "+46700000108"
+
+
+class SpeakingEntity(tts.TextToSpeechEntity):
+    """A TTS engine that answers every message with a few MP3 bytes."""
+
+    _attr_name = "Test speech"
+    _attr_unique_id = "test_speech"
+    _attr_supported_languages = ["en", "sv"]
+    _attr_default_language = "en"
+
+    def get_tts_audio(
+        self, message: str, language: str, options: dict[str, Any]
+    ) -> tts.TtsAudioType:
+        """Return stand-in audio."""
+        return ("mp3", b"ID3" + message.encode())
+
+
+@pytest.fixture
+def http_components() -> dict[str, dict[str, Any]]:
+    """Add text-to-speech, which serves its audio over HTTP."""
+    return {"http": {}, "webhook": {}, "diagnostics": {}, "tts": {}}
+
+
+@pytest.fixture(autouse=True)
+async def speech_engine(hass: HomeAssistant, hass_http: TestClient) -> str:
+    """Set up a TTS engine from a test integration; return its entity id."""
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, [Platform.TTS])
+        return True
+
+    async def setup_tts(
+        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
+    ) -> None:
+        add([SpeakingEntity()])
+
+    mock_integration(hass, MockModule("test_speech", async_setup_entry=setup_entry))
+    mock_platform(hass, "test_speech.tts", MockPlatform(async_setup_entry=setup_tts))
+    mock_platform(hass, "test_speech.config_flow")
+    entry = MockConfigEntry(domain="test_speech")
+    entry.add_to_hass(hass)
+    with mock_config_flow("test_speech", ConfigFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    return "tts.test_speech"
+
+
+async def ended(hass: HomeAssistant, elks: Elks, call_ids: list[str]) -> None:
+    """Wait until the simulator finished the calls and HA processed them."""
+    for call_id in call_ids:
+        await elks.sim.wait_call_finished(call_id)
+    await hass.async_block_till_done()
+
+
+async def test_spoken_message(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+) -> None:
+    """A message is spoken with HA's TTS from a URL 46elks fetches, repeated, after a beep."""
+    response = await call(
+        hass, to=ANSWERS, message="Smoke in the kitchen", repeat=2, lead_in="beep"
+    )
+    [placed] = response["calls"]
+    [form] = elks.call_posts()
+    voice_start = json.loads(form["voice_start"])
+    assert voice_start["play"] == "sound/beep"
+    spoken = voice_start["next"]["play"]
+    assert spoken.startswith(str(hass_http.make_url("/api/tts_proxy/")))
+    assert voice_start["next"]["next"] == {"play": spoken, "skippable": False}
+    await ended(hass, elks, [placed["id"]])
+    fetched = [d for d in elks.sim.deliveries if d.kind == "audio" and d.url == spoken]
+    assert fetched
+    assert fetched[0].status == 200
+    assert [a.get("result") for a in elks.sim.calls[placed["id"]].actions] == [
+        "success",
+        "success",
+        "success",
+    ]
+
+
+async def test_spoken_message_needs_public_url(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Without a public URL a message cannot be fetched: say so, dial nobody."""
+    await hass.config.async_update(external_url=None)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, to=ANSWERS, message="Smoke")
+    assert err.value.translation_key == "no_public_url"
+    assert elks.call_posts() == []
+    assert issue_registry.async_get_issue(
+        DOMAIN, f"no_public_url_{loaded_entry.entry_id}"
+    )
+
+
+async def test_unknown_tts_engine(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A TTS engine that does not exist is named in the error."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, to=ANSWERS, message="Smoke", tts_engine="tts.nope")
+    assert err.value.translation_placeholders == {"engine": "tts.nope"}
+    assert elks.call_posts() == []
+
+
+@pytest.mark.parametrize(
+    ("to", "outcome"),
+    [
+        (PRESSES_1, "acknowledged"),
+        (VOICEMAIL, "no_input"),
+        (BUSY, "busy"),
+        (NO_ANSWER, "no_answer"),
+    ],
+)
+async def test_acknowledgement(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    to: str,
+    outcome: str,
+) -> None:
+    """Only a pressed digit acknowledges; voicemail, busy and silence do not."""
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    [placed] = (
+        await call(
+            hass,
+            to=to,
+            play=elks.sim.audio_url("alarm.mp3"),
+            require_ack=True,
+            timeout=5,
+        )
+    )["calls"]
+    [form] = elks.call_posts()
+    assert form["voice_start"] == form["whenhangup"]
+    await ended(hass, elks, [placed["id"]])
+    [event] = events
+    assert event.data["acknowledged"] is (outcome == "acknowledged")
+    assert event.data["outcome"] == outcome
+
+
+async def test_hung_up_before_acknowledging(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A callee who answers and hangs up during the prompt has not acknowledged."""
+    elks.sim.set_callee(ANSWERS, Callee.answer(after=1.0, talk=1.0))
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    [placed] = (await call(hass, to=ANSWERS, play="sound/beep", require_ack=True))[
+        "calls"
+    ]
+    await ended(hass, elks, [placed["id"]])
+    assert events[0].data["outcome"] == "hung_up"
+    assert events[0].data["acknowledged"] is False
+
+
+async def test_wrong_key_then_right_key(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A wrong key replays the prompt; the right one then acknowledges."""
+    elks.sim.set_callee(
+        ANSWERS, Callee.answer(after=1.0, presses=[(1.0, "5"), (1.0, "9")])
+    )
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    [placed] = (
+        await call(hass, to=ANSWERS, play="sound/beep", require_ack=True, ack_digit="9")
+    )["calls"]
+    await ended(hass, elks, [placed["id"]])
+    assert events[0].data["outcome"] == "acknowledged"
+
+
+async def test_menu_keypress(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A menu choice fires elks_keypress with its label."""
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    [placed] = (
+        await call(
+            hass,
+            to=PRESSES_1,
+            play="sound/beep",
+            menu={1: "open_door", "2": {"connect": BUSY}},
+        )
+    )["calls"]
+    await ended(hass, elks, [placed["id"]])
+    [key] = keys
+    assert key.data["digits"] == "1"
+    assert key.data["label"] == "open_door"
+    assert key.data["call_id"] == placed["id"]
+    assert key.data["to"] == PRESSES_1
+
+
+async def test_menu_connect(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A menu entry with connect puts the callee through."""
+    elks.sim.set_callee(PRESSES_2, Callee.answer(after=1.0, presses=[(1.0, "2")]))
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    [placed] = (
+        await call(
+            hass,
+            to=PRESSES_2,
+            play="sound/beep",
+            menu={"2": {"connect": ANSWERS, "label": "talk"}},
+        )
+    )["calls"]
+    await ended(hass, elks, [placed["id"]])
+    assert keys[0].data["label"] == "talk"
+    assert any(
+        a.get("connect") == ANSWERS for a in elks.sim.calls[placed["id"]].actions
+    )
+
+
+async def test_pin_wrong_then_right(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """The menu opens only after the right PIN; the wrong one fires nothing."""
+    elks.sim.set_callee(
+        PIN_CALLER,
+        Callee.answer(after=1.0, presses=[(1.0, "0000"), (1.0, "4711"), (1.0, "1")]),
+    )
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    [placed] = (
+        await call(
+            hass, to=PIN_CALLER, play="sound/beep", menu={1: "open_door"}, pin="4711"
+        )
+    )["calls"]
+    await ended(hass, elks, [placed["id"]])
+    assert [(k.data["digits"], k.data["label"]) for k in keys] == [("1", "open_door")]
+
+
+async def test_pin_never_right(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Three wrong PINs end the call without any menu choice."""
+    elks.sim.set_callee(
+        PIN_CALLER,
+        Callee.answer(
+            after=1.0, presses=[(1.0, "0000"), (1.0, "1111"), (1.0, "2222"), (1.0, "1")]
+        ),
+    )
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    [placed] = (
+        await call(
+            hass, to=PIN_CALLER, play="sound/beep", menu={1: "open_door"}, pin="4711"
+        )
+    )["calls"]
+    await ended(hass, elks, [placed["id"]])
+    assert keys == []
+    assert elks.sim.calls[placed["id"]].actions[-1] == {"hangup": "reject"}
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"connect": BUSY, "require_ack": True}, "interactive_needs_audio"),
+        ({"play": "sound/beep", "require_ack": True, "menu": {1: "x"}}, "ack_or_menu"),
+        ({"play": "sound/beep", "pin": "1234"}, "pin_needs_menu"),
+        ({"play": "sound/beep", "menu": {"12": "x"}}, "invalid_menu"),
+        ({"play": "sound/beep", "menu": {"1": {"label": "x"}}}, "invalid_menu"),
+        ({"play": "sound/beep", "menu": {}}, "invalid_menu"),
+    ],
+)
+async def test_invalid_interactive_calls(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    """Contradictory or incomplete flows are refused before dialling."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, to=ANSWERS, **data)
+    assert err.value.translation_key == key
+    assert elks.call_posts() == []
+
+
+async def test_interactive_needs_webhook(
+    hass: HomeAssistant, elks: Elks, config_entry: MockConfigEntry
+) -> None:
+    """Acknowledgement and escalation need 46elks to reach us during the call."""
+    await hass.config.async_update(external_url=None)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    for data in ({"require_ack": True}, {"mode": "sequential"}):
+        with pytest.raises(ServiceValidationError) as err:
+            await call(hass, to=ANSWERS, play="sound/beep", **data)
+        assert err.value.translation_key == "needs_webhook"
+    assert elks.call_posts() == []
+
+
+async def test_unknown_call_flow_request_hangs_up(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, hass_http: TestClient
+) -> None:
+    """A call-flow request for a call we did not place gets an explicit hangup."""
+    response = await hass_http.post(
+        f"/api/webhook/{WEBHOOK_ID}",
+        data="callid=cforged&result=newoutgoing&from=%2B1&to=%2B2&direction=outgoing",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status == 200
+    assert await response.json() == {"hangup": "reject"}
+
+
+async def test_escalation_second_acknowledges(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Sequential: nobody answers, voicemail does not count, the third acknowledges; nobody after."""
+    finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    response = await call(
+        hass,
+        to=[NO_ANSWER, VOICEMAIL, PRESSES_1, ANSWERS],
+        play="sound/beep",
+        require_ack=True,
+        mode="sequential",
+        timeout=5,
+        wait=True,
+    )
+    escalation = response["escalation"]
+    assert escalation["result"] == "acknowledged"
+    assert escalation["answered_by"] == PRESSES_1
+    assert [(a["to"], a["outcome"]) for a in escalation["attempts"]] == [
+        (NO_ANSWER, "no_answer"),
+        (VOICEMAIL, "no_input"),
+        (PRESSES_1, "acknowledged"),
+    ]
+    assert [form["to"] for form in elks.call_posts()] == [
+        NO_ANSWER,
+        VOICEMAIL,
+        PRESSES_1,
+    ]
+    await hass.async_block_till_done()
+    [event] = finished
+    assert event.data["escalation_id"] == escalation["escalation_id"]
+    assert event.data["answered_by"] == PRESSES_1
+
+
+async def test_escalation_rounds_exhausted(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Two rounds of nobody answering call everybody twice, then give up."""
+    response = await call(
+        hass,
+        to=[NO_ANSWER, BUSY],
+        play="sound/beep",
+        mode="sequential",
+        rounds=2,
+        timeout=5,
+        wait=True,
+    )
+    assert response["escalation"]["result"] == "exhausted"
+    assert [form["to"] for form in elks.call_posts()] == [
+        NO_ANSWER,
+        BUSY,
+        NO_ANSWER,
+        BUSY,
+    ]
+
+
+async def test_escalation_without_ack_stops_at_answer(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Without require_ack, an answered call ends the escalation."""
+    response = await call(
+        hass,
+        to=[BUSY, ANSWERS, PRESSES_1],
+        play="sound/beep",
+        mode="sequential",
+        wait=True,
+    )
+    assert response["escalation"]["result"] == "answered"
+    assert response["escalation"]["answered_by"] == ANSWERS
+
+
+async def test_escalation_skips_who_cannot_be_called(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A refused call is noted and the next person is called."""
+    elks.sim.faults.fail_next(503, body="Try later")
+    response = await call(
+        hass,
+        to=[BUSY, PRESSES_1],
+        play="sound/beep",
+        require_ack=True,
+        mode="sequential",
+        wait=True,
+    )
+    attempts = response["escalation"]["attempts"]
+    assert attempts[0]["outcome"] == "not_placed"
+    assert attempts[0]["message"] == "Try later"
+    assert attempts[1]["outcome"] == "acknowledged"
+
+
+async def test_escalation_cancelled(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """elks.cancel stops the escalation: nobody else is called."""
+    finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    response = await call(
+        hass,
+        to=[NO_ANSWER, PRESSES_1],
+        play="sound/beep",
+        mode="sequential",
+        timeout=300,
+    )
+    assert response["first_call"]["to"] == NO_ANSWER
+    await hass.services.async_call(
+        DOMAIN, "cancel", {"escalation_id": response["escalation_id"]}, blocking=True
+    )
+    await hass.async_block_till_done()
+    [event] = finished
+    assert event.data["result"] == "cancelled"
+    await asyncio.sleep(0.5)
+    assert [form["to"] for form in elks.call_posts()] == [NO_ANSWER]
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "cancel",
+            {"escalation_id": response["escalation_id"]},
+            blocking=True,
+        )
+    assert err.value.translation_key == "unknown_escalation"
+
+
+async def test_escalation_interrupted_by_restart(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """An escalation cut short by a stop is reported on the next start."""
+    finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    response = await call(
+        hass,
+        to=[NO_ANSWER, PRESSES_1],
+        play="sound/beep",
+        mode="sequential",
+        timeout=300,
+    )
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert finished == []
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    [event] = finished
+    assert event.data["result"] == "interrupted"
+    assert event.data["escalation_id"] == response["escalation_id"]
+    issue = issue_registry.async_get_issue(
+        DOMAIN, f"escalation_interrupted_{response['escalation_id']}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders["calls"] == "1"
+    # Reported once: another restart does not report it again.
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(finished) == 1
