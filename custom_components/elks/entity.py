@@ -16,11 +16,12 @@ class ElksEntity(Entity):
 
     def __init__(self, entry: ElksConfigEntry, key: str) -> None:
         """Attach to the account's device."""
-        account = entry.runtime_data.account
+        # The entry's unique id is the 46elks account id it was set up with.
+        account_id = entry.unique_id or entry.entry_id
         self._entry = entry
-        self._attr_unique_id = f"{account.id}_{key}"
+        self._attr_unique_id = f"{account_id}_{key}"
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, account.id)},
+            identifiers={(DOMAIN, account_id)},
             name=entry.title,
             manufacturer="46elks",
             model="Voice API",

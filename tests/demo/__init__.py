@@ -1,0 +1,1 @@
+"""Tests of scripts/demo: the integration in a real Home Assistant process."""
