@@ -6,21 +6,21 @@ from contextlib import suppress
 
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import ElksAuthenticationError, ElksClient, ElksError
+from .api import ElksClient
 from .calls import CallTracker
 from .const import CONF_BASE_URL, DOMAIN
+from .coordinator import ElksAccountCoordinator
 from .escalation import EscalationManager
 from .events import CallEvents
-from .models import ElksConfigEntry, ElksData
+from .models import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
 from .webhook import ElksWebhook
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -39,18 +39,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         entry.data[CONF_PASSWORD],
         entry.data[CONF_BASE_URL],
     )
-    try:
-        account = await client.get_account()
-    except ElksAuthenticationError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="auth_failed"
-        ) from err
-    except ElksError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err)},
-        ) from err
+    coordinator = ElksAccountCoordinator(hass, entry, client)
+    # Checks the credentials too: 401 starts reauth, anything else retries.
+    await coordinator.async_config_entry_first_refresh()
 
     events = CallEvents(hass, entry.entry_id)
     tracker = CallTracker(hass, entry.entry_id, events)
@@ -59,12 +50,28 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     escalations = EscalationManager(hass, entry.entry_id, events, tracker.wait_for_end)
     entry.async_on_unload(escalations.async_unload)
     elks_webhook = ElksWebhook(hass, entry)
-    entry.runtime_data = ElksData(client, account, elks_webhook, tracker, escalations)
+    entry.runtime_data = ElksData(
+        client,
+        coordinator,
+        elks_webhook,
+        tracker,
+        escalations,
+        subentries_snapshot(entry.subentries),
+    )
     await elks_webhook.async_setup()
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.
     await escalations.async_load()
     return True
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
+    """Reload when recipients changed; options are read when used."""
+    if subentries_snapshot(entry.subentries) != entry.runtime_data.subentries:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+    else:
+        entry.runtime_data.coordinator.async_update_listeners()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool:

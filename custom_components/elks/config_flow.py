@@ -8,12 +8,21 @@ from typing import Any
 import probatio
 
 from homeassistant.components import webhook
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
+from homeassistant.config_entries import (
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
+    LanguageSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -31,17 +40,24 @@ from .api import (
     ElksAuthenticationError,
     ElksClient,
     ElksError,
+    InvalidNumberError,
+    normalize_number,
 )
 from .const import (
     CONF_ADVANCED,
     CONF_BASE_URL,
     CONF_CALLER_ID,
+    CONF_LANGUAGE,
+    CONF_LOW_BALANCE,
+    CONF_RECIPIENT_NUMBER,
     CONF_RING_TIMEOUT,
+    CONF_TTS_ENGINE,
     DEFAULT_RING_TIMEOUT,
     DOMAIN,
     LOGGER,
     MAX_RING_TIMEOUT,
     MIN_RING_TIMEOUT,
+    SUBENTRY_RECIPIENT,
 )
 from .models import ElksConfigEntry
 
@@ -111,6 +127,19 @@ def _caller_id_selector(numbers: list[str]) -> SelectSelector:
     )
 
 
+_RECIPIENT_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_NAME): str,
+        probatio.Required(CONF_RECIPIENT_NUMBER): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.TEL)
+        ),
+    }
+)
+
+_LOW_BALANCE_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=0, max=100000, step=1, mode=NumberSelectorMode.BOX)
+)
+
 _RING_TIMEOUT_SELECTOR = NumberSelector(
     NumberSelectorConfig(
         min=MIN_RING_TIMEOUT,
@@ -136,8 +165,16 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ElksConfigEntry) -> ElksOptionsFlow:
-        """Options: default caller id and ring timeout."""
+        """Options: caller id, ring timeout, TTS for notify, low balance warning."""
         return ElksOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ElksConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Recipients: people notify entities call."""
+        return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -272,12 +309,15 @@ class ElksOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Show the options."""
         if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    CONF_CALLER_ID: user_input[CONF_CALLER_ID],
-                    CONF_RING_TIMEOUT: int(user_input[CONF_RING_TIMEOUT]),
-                }
-            )
+            data: dict[str, Any] = {
+                CONF_CALLER_ID: user_input[CONF_CALLER_ID],
+                CONF_RING_TIMEOUT: int(user_input[CONF_RING_TIMEOUT]),
+                CONF_LOW_BALANCE: float(user_input.get(CONF_LOW_BALANCE) or 0),
+            }
+            for key in (CONF_TTS_ENGINE, CONF_LANGUAGE):
+                if user_input.get(key):
+                    data[key] = user_input[key]
+            return self.async_create_entry(data=data)
         try:
             caller_ids = await _async_caller_ids(
                 self.hass, self.config_entry.data, None
@@ -302,8 +342,82 @@ class ElksOptionsFlow(OptionsFlow):
                             CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT
                         ),
                     ): _RING_TIMEOUT_SELECTOR,
+                    probatio.Optional(
+                        CONF_TTS_ENGINE,
+                        description={
+                            "suggested_value": self.config_entry.options.get(
+                                CONF_TTS_ENGINE
+                            )
+                        },
+                    ): EntitySelector(EntitySelectorConfig(domain="tts")),
+                    probatio.Optional(
+                        CONF_LANGUAGE,
+                        description={
+                            "suggested_value": self.config_entry.options.get(
+                                CONF_LANGUAGE
+                            )
+                        },
+                    ): LanguageSelector(),
+                    probatio.Optional(
+                        CONF_LOW_BALANCE,
+                        default=self.config_entry.options.get(CONF_LOW_BALANCE, 0),
+                    ): _LOW_BALANCE_SELECTOR,
                 }
             ),
+        )
+
+
+class RecipientSubentryFlow(ConfigSubentryFlow):
+    """Add or change a person that a notify entity calls."""
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Name and number of a new recipient."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
+            except InvalidNumberError:
+                errors[CONF_RECIPIENT_NUMBER] = "invalid_number"
+            else:
+                return self.async_create_entry(
+                    title=user_input[CONF_NAME].strip(),
+                    data={CONF_RECIPIENT_NUMBER: number},
+                )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                _RECIPIENT_SCHEMA, user_input
+            ),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a recipient's name or number."""
+        subentry = self._get_reconfigure_subentry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
+            except InvalidNumberError:
+                errors[CONF_RECIPIENT_NUMBER] = "invalid_number"
+            else:
+                return self.async_update_and_abort(
+                    self._get_entry(),
+                    subentry,
+                    title=user_input[CONF_NAME].strip(),
+                    data={CONF_RECIPIENT_NUMBER: number},
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                _RECIPIENT_SCHEMA,
+                user_input or {CONF_NAME: subentry.title, **subentry.data},
+            ),
+            errors=errors,
         )
 
 

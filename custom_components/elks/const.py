@@ -76,3 +76,7 @@ MAX_CALL_SECONDS: Final = 15 * 60
 def signal_call_event(entry_id: str) -> str:
     """Dispatcher signal for the Call event entity of ``entry_id``."""
     return f"{DOMAIN}_{entry_id}_call_event"
+
+
+CONF_TTS_ENGINE: Final = "tts_engine"
+CONF_LANGUAGE: Final = "language"

@@ -13,6 +13,8 @@ class ElksEntity(Entity):
     """An entity of one 46elks account, on the account's service device."""
 
     _attr_has_entity_name = True
+    # Updates are pushed by webhooks and the account coordinator.
+    _attr_should_poll = False
 
     def __init__(self, entry: ElksConfigEntry, key: str) -> None:
         """Attach to the account's device."""

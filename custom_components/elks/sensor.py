@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components.sensor import RestoreSensor, SensorDeviceClass
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorStateClass,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import CALL_STATES, Call, parse_timestamp
 from .const import signal_call_updated
+from .coordinator import ElksAccountCoordinator
 from .entity import ElksEntity
 from .models import ElksConfigEntry
 
-# Updates come from the webhook, not from polling.
+# Updates come from the webhook and the account coordinator.
 PARALLEL_UPDATES = 0
 
 _ATTRIBUTES = ("id", "to", "from", "direction", "created", "start", "duration", "cost")
@@ -25,8 +32,8 @@ async def async_setup_entry(
     entry: ElksConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the last call sensor."""
-    async_add_entities([LastCallSensor(entry)])
+    """Add the last call and balance sensors."""
+    async_add_entities([LastCallSensor(entry), BalanceSensor(entry)])
 
 
 def _call_attributes(call: Call) -> dict[str, Any]:
@@ -80,3 +87,25 @@ class LastCallSensor(ElksEntity, RestoreSensor):
         self._attr_native_value = call.state
         self._attr_extra_state_attributes = _call_attributes(call)
         self.async_write_ha_state()
+
+
+class BalanceSensor(
+    ElksEntity, CoordinatorEntity[ElksAccountCoordinator], SensorEntity
+):
+    """Money left on the account, so that an alarm call does not fail for lack of it."""
+
+    _attr_translation_key = "balance"
+    _attr_device_class = SensorDeviceClass.MONETARY
+    _attr_state_class = SensorStateClass.TOTAL
+    _attr_suggested_display_precision = 2
+
+    def __init__(self, entry: ElksConfigEntry) -> None:
+        """Follow the account coordinator."""
+        ElksEntity.__init__(self, entry, "balance")
+        CoordinatorEntity.__init__(self, entry.runtime_data.coordinator)
+        self._attr_native_unit_of_measurement = self.coordinator.data.currency or None
+
+    @property
+    def native_value(self) -> float:
+        """Balance in currency units."""
+        return self.coordinator.data.balance_amount

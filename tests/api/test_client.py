@@ -219,7 +219,7 @@ def test_recordcall_with_an_action() -> None:
     [
         ("+46701234567", "+46701234567"),
         (" +46 70-123 45 67 ", "+46701234567"),
-        ("+46 (0)70-123 45 67", "+46701234567"),
+        ("+46 (0)70-123 45 67", None),
         ("0046701234567", "+46701234567"),
         ("+1 (555) 010.9999", "+15550109999"),
         ("0701234567", None),
@@ -263,7 +263,12 @@ def test_normalize_number_undoes_formatting(number: str, data: st.DataObject) ->
         + "".join(n + d for n, d in zip(noise, number[2:], strict=False))
         + number[2 + len(noise) :]
     )
-    assert normalize_number(formatted) == number
+    if "(0)" in formatted.replace(" ", ""):
+        # Reads as a trunk prefix that may or may not be meant: refused.
+        with pytest.raises(InvalidNumberError):
+            normalize_number(formatted)
+    else:
+        assert normalize_number(formatted) == number
 
 
 def test_audio_sources() -> None:

@@ -8,7 +8,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    MockPlatform,
+    mock_config_flow,
+    mock_integration,
+    mock_platform,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.elks.const import (
@@ -18,8 +25,11 @@ from custom_components.elks.const import (
     DOMAIN,
 )
 from elks_simulator import Account, Callee, Simulator
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
+from homeassistant.components import tts
+from homeassistant.config_entries import ConfigEntry, ConfigFlow
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.setup import async_setup_component
 
 USERNAME = "u0123456789abcdef0123456789abcdef"
@@ -88,7 +98,7 @@ async def elks(socket_enabled: None) -> AsyncGenerator[Elks]:
 @pytest.fixture
 def http_components() -> dict[str, dict[str, Any]]:
     """Return components (with config) that add routes; modules may add more."""
-    return {"http": {}, "webhook": {}, "diagnostics": {}}
+    return {"http": {}, "webhook": {}, "diagnostics": {}, "notify": {}}
 
 
 @pytest.fixture
@@ -141,3 +151,51 @@ async def loaded_entry(
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+HTTP_COMPONENTS_WITH_TTS: dict[str, dict[str, Any]] = {
+    "http": {},
+    "webhook": {},
+    "diagnostics": {},
+    "notify": {},
+    "tts": {},
+}
+
+
+class SpeakingEntity(tts.TextToSpeechEntity):
+    """A TTS engine that answers every message with a few MP3 bytes."""
+
+    _attr_name = "Test speech"
+    _attr_unique_id = "test_speech"
+    _attr_supported_languages = ["en", "sv"]
+    _attr_default_language = "en"
+
+    def get_tts_audio(
+        self, message: str, language: str, options: dict[str, Any]
+    ) -> tts.TtsAudioType:
+        """Return stand-in audio."""
+        return ("mp3", b"ID3" + message.encode())
+
+
+@pytest.fixture
+async def speech_engine(hass: HomeAssistant, hass_http: TestClient) -> str:
+    """Set up a TTS engine from a test integration; return its entity id."""
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, [Platform.TTS])
+        return True
+
+    async def setup_tts(
+        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
+    ) -> None:
+        add([SpeakingEntity()])
+
+    mock_integration(hass, MockModule("test_speech", async_setup_entry=setup_entry))
+    mock_platform(hass, "test_speech.tts", MockPlatform(async_setup_entry=setup_tts))
+    mock_platform(hass, "test_speech.config_flow")
+    entry = MockConfigEntry(domain="test_speech")
+    entry.add_to_hass(hass)
+    with mock_config_flow("test_speech", ConfigFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    return "tts.test_speech"

@@ -10,12 +10,7 @@ from aiohttp.test_utils import TestClient
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    MockModule,
-    MockPlatform,
     async_capture_events,
-    mock_config_flow,
-    mock_integration,
-    mock_platform,
 )
 
 from custom_components.elks.const import (
@@ -25,64 +20,35 @@ from custom_components.elks.const import (
     EVENT_KEYPRESS,
 )
 from elks_simulator import Callee
-from homeassistant.components import tts
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .conftest import ANSWERS, BUSY, NO_ANSWER, PRESSES_1, VOICEMAIL, WEBHOOK_ID, Elks
+from .conftest import (
+    ANSWERS,
+    BUSY,
+    HTTP_COMPONENTS_WITH_TTS,
+    NO_ANSWER,
+    PRESSES_1,
+    VOICEMAIL,
+    WEBHOOK_ID,
+    Elks,
+)
 from .test_call import call
 
 PIN_CALLER = "+46700000107"
 PRESSES_2 = "+46700000108"
 
 
-class SpeakingEntity(tts.TextToSpeechEntity):
-    """A TTS engine that answers every message with a few MP3 bytes."""
-
-    _attr_name = "Test speech"
-    _attr_unique_id = "test_speech"
-    _attr_supported_languages = ["en", "sv"]
-    _attr_default_language = "en"
-
-    def get_tts_audio(
-        self, message: str, language: str, options: dict[str, Any]
-    ) -> tts.TtsAudioType:
-        """Return stand-in audio."""
-        return ("mp3", b"ID3" + message.encode())
-
-
 @pytest.fixture
 def http_components() -> dict[str, dict[str, Any]]:
     """Add text-to-speech, which serves its audio over HTTP."""
-    return {"http": {}, "webhook": {}, "diagnostics": {}, "tts": {}}
+    return HTTP_COMPONENTS_WITH_TTS
 
 
 @pytest.fixture(autouse=True)
-async def speech_engine(hass: HomeAssistant, hass_http: TestClient) -> str:
-    """Set up a TTS engine from a test integration; return its entity id."""
-
-    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        await hass.config_entries.async_forward_entry_setups(entry, [Platform.TTS])
-        return True
-
-    async def setup_tts(
-        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
-    ) -> None:
-        add([SpeakingEntity()])
-
-    mock_integration(hass, MockModule("test_speech", async_setup_entry=setup_entry))
-    mock_platform(hass, "test_speech.tts", MockPlatform(async_setup_entry=setup_tts))
-    mock_platform(hass, "test_speech.config_flow")
-    entry = MockConfigEntry(domain="test_speech")
-    entry.add_to_hass(hass)
-    with mock_config_flow("test_speech", ConfigFlow):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-    return "tts.test_speech"
+def auto_speech_engine(speech_engine: str) -> None:
+    """Every test here can speak."""
 
 
 async def ended(hass: HomeAssistant, elks: Elks, call_ids: list[str]) -> None:

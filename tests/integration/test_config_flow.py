@@ -9,6 +9,7 @@ from custom_components.elks.const import (
     CONF_ADVANCED,
     CONF_BASE_URL,
     CONF_CALLER_ID,
+    CONF_LOW_BALANCE,
     CONF_RING_TIMEOUT,
     DOMAIN,
 )
@@ -231,7 +232,11 @@ async def test_options(
         result["flow_id"], {CONF_CALLER_ID: MOBILE, CONF_RING_TIMEOUT: 25.0}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {CONF_CALLER_ID: MOBILE, CONF_RING_TIMEOUT: 25}
+    assert loaded_entry.options == {
+        CONF_CALLER_ID: MOBILE,
+        CONF_RING_TIMEOUT: 25,
+        CONF_LOW_BALANCE: 0.0,
+    }
 
 
 async def test_options_when_46elks_unreachable(

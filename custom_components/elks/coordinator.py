@@ -1,0 +1,80 @@
+"""Account data (balance) polled from 46elks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .api import Account, ElksAuthenticationError, ElksClient, ElksError
+from .const import (
+    BALANCE_UPDATE_MINUTES,
+    CONF_LOW_BALANCE,
+    DOMAIN,
+    ISSUE_LOW_BALANCE,
+    LOGGER,
+)
+from .models import ElksConfigEntry
+
+
+class ElksAccountCoordinator(DataUpdateCoordinator[Account]):
+    """Polls ``GET /me``: the balance changes only with calls and top-ups."""
+
+    config_entry: ElksConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ElksConfigEntry, client: ElksClient
+    ) -> None:
+        """Poll every BALANCE_UPDATE_MINUTES."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} account",
+            update_interval=timedelta(minutes=BALANCE_UPDATE_MINUTES),
+        )
+        self.client = client
+        self.async_add_listener(self._check_low_balance)
+
+    async def _async_update_data(self) -> Account:
+        try:
+            return await self.client.get_account()
+        except ElksAuthenticationError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            ) from err
+        except ElksError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+
+    @callback
+    def _check_low_balance(self) -> None:
+        """Warn while the balance is under the threshold set in the options.
+
+        An alarm call must not fail because the account ran dry.
+        """
+        issue_id = f"{ISSUE_LOW_BALANCE}_{self.config_entry.entry_id}"
+        threshold = float(self.config_entry.options.get(CONF_LOW_BALANCE) or 0)
+        if threshold > 0 and self.data.balance_amount < threshold:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_LOW_BALANCE,
+                translation_placeholders={
+                    "account": self.config_entry.title,
+                    "balance": f"{self.data.balance_amount:.2f} {self.data.currency}",
+                    "threshold": f"{threshold:.2f} {self.data.currency}",
+                },
+                learn_more_url="https://46elks.com/account",
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)

@@ -1,0 +1,52 @@
+"""The Call event entity: what happens to calls, for automations in the UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import signal_call_event
+from .entity import ElksEntity
+from .models import ElksConfigEntry
+
+PARALLEL_UPDATES = 0
+
+EVENT_TYPES = ["answered", "acknowledged", "keypress", "ended", "escalation_finished"]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ElksConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the Call event entity."""
+    async_add_entities([CallEventEntity(entry)])
+
+
+class CallEventEntity(ElksEntity, EventEntity):
+    """Fires for answered, acknowledged, key presses, ended calls and escalations."""
+
+    _attr_translation_key = "call"
+    _attr_event_types = EVENT_TYPES
+
+    def __init__(self, entry: ElksConfigEntry) -> None:
+        """Attach to the account."""
+        super().__init__(entry, "call")
+
+    async def async_added_to_hass(self) -> None:
+        """Listen for call events of this account."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_call_event(self._entry.entry_id), self._handle
+            )
+        )
+
+    @callback
+    def _handle(self, kind: str, data: dict[str, Any]) -> None:
+        self._trigger_event(kind, data)
+        self.async_write_ha_state()

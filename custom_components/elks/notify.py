@@ -1,0 +1,82 @@
+"""A notify entity per recipient: notify.send_message calls and speaks."""
+
+from __future__ import annotations
+
+from homeassistant.components.notify import NotifyEntity
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import (
+    ATTR_LANGUAGE,
+    ATTR_MESSAGE,
+    ATTR_TO,
+    ATTR_TTS_ENGINE,
+    CONF_LANGUAGE,
+    CONF_RECIPIENT_NUMBER,
+    CONF_TTS_ENGINE,
+    DOMAIN,
+    SERVICE_CALL,
+    SUBENTRY_RECIPIENT,
+)
+from .entity import ElksEntity
+from .models import ElksConfigEntry
+
+# Each message is one phone call; 46elks takes them concurrently.
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ElksConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a notify entity for each recipient subentry."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_RECIPIENT:
+            async_add_entities(
+                [RecipientNotifyEntity(entry, subentry)],
+                config_subentry_id=subentry.subentry_id,
+            )
+
+
+class RecipientNotifyEntity(ElksEntity, NotifyEntity):
+    """Calls one recipient and speaks the message."""
+
+    _attr_name = None
+
+    def __init__(self, entry: ElksConfigEntry, subentry: ConfigSubentry) -> None:
+        """Give the recipient a device of its own.
+
+        A device belongs to one subentry, so recipients cannot share the
+        account's device.
+        """
+        super().__init__(entry, f"recipient_{subentry.subentry_id}")
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=subentry.title,
+            manufacturer="46elks",
+            model="Recipient",
+            entry_type=DeviceEntryType.SERVICE,
+        )
+        self._number = str(subentry.data[CONF_RECIPIENT_NUMBER])
+
+    async def async_send_message(self, message: str, title: str | None = None) -> None:
+        """Call the recipient and speak the title and message.
+
+        Runs through elks.call, so validation, errors and events are the same.
+        """
+        text = f"{title}. {message}" if title else message
+        options = self._entry.options
+        data: dict[str, str] = {
+            ATTR_CONFIG_ENTRY_ID: self._entry.entry_id,
+            ATTR_TO: self._number,
+            ATTR_MESSAGE: text,
+        }
+        if engine := options.get(CONF_TTS_ENGINE):
+            data[ATTR_TTS_ENGINE] = engine
+        if language := options.get(CONF_LANGUAGE):
+            data[ATTR_LANGUAGE] = language
+        await self.hass.services.async_call(DOMAIN, SERVICE_CALL, data, blocking=True)

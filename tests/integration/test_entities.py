@@ -1,0 +1,303 @@
+"""Call event entity, balance sensor, recipients' notify entities and the logbook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+import json
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.elks import logbook
+from custom_components.elks.const import (
+    CONF_CALLER_ID,
+    CONF_LANGUAGE,
+    CONF_LOW_BALANCE,
+    CONF_RECIPIENT_NUMBER,
+    CONF_TTS_ENGINE,
+    DOMAIN,
+    EVENT_CALL_ENDED,
+    EVENT_ESCALATION_FINISHED,
+    EVENT_KEYPRESS,
+    SUBENTRY_RECIPIENT,
+)
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import CONF_NAME
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
+
+from .conftest import (
+    ANSWERS,
+    CALLER_ID,
+    HTTP_COMPONENTS_WITH_TTS,
+    PRESSES_1,
+    Elks,
+    entry_data,
+)
+from .test_call import call
+
+EVENT_ENTITY = "event.home_call"
+BALANCE = "sensor.home_balance"
+
+
+@pytest.fixture
+def http_components() -> dict[str, dict[str, Any]]:
+    """Recipients speak: text-to-speech is needed."""
+    return HTTP_COMPONENTS_WITH_TTS
+
+
+async def test_call_event_entity(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """The Call entity fires answered, keypress and ended, with the event data."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def record(event: Event) -> None:
+        new_state = event.data["new_state"]
+        if (
+            event.data["entity_id"] == EVENT_ENTITY
+            and "event_type" in new_state.attributes
+        ):
+            attributes = dict(new_state.attributes)
+            seen.append((attributes.pop("event_type"), attributes))
+
+    hass.bus.async_listen("state_changed", record)
+    [placed] = (
+        await call(hass, to=PRESSES_1, play="sound/beep", menu={1: "open_door"})
+    )["calls"]
+    await elks.sim.wait_call_finished(placed["id"])
+    await hass.async_block_till_done()
+    assert [kind for kind, _ in seen] == ["answered", "keypress", "ended"]
+    assert seen[1][1]["label"] == "open_door"
+    assert seen[2][1]["call_id"] == placed["id"]
+    assert hass.states.get(EVENT_ENTITY).attributes["event_types"] == [
+        "answered",
+        "acknowledged",
+        "keypress",
+        "ended",
+        "escalation_finished",
+    ]
+
+
+async def test_balance_sensor_and_low_balance_issue(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The balance follows the account; under the threshold a repair issue warns."""
+    state = hass.states.get(BALANCE)
+    assert float(state.state) == 1000.0
+    assert state.attributes["unit_of_measurement"] == "SEK"
+    assert state.attributes["device_class"] == "monetary"
+
+    issue_id = f"low_balance_{loaded_entry.entry_id}"
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={**loaded_entry.options, CONF_LOW_BALANCE: 999.8}
+    )
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    [placed] = (await call(hass, to=ANSWERS, play="sound/beep"))["calls"]
+    await elks.sim.wait_call_finished(placed["id"])
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=31))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert float(hass.states.get(BALANCE).state) == 999.65
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["balance"] == "999.65 SEK"
+
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={**loaded_entry.options, CONF_LOW_BALANCE: 0}
+    )
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_balance_unavailable_when_46elks_is(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A failed poll makes the balance unavailable until the next one works."""
+    elks.sim.faults.fail_next(503, path="/a1/me")
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=31))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(BALANCE).state == "unavailable"
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=31))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(BALANCE).state == "1000.0"
+
+
+async def add_recipient(
+    hass: HomeAssistant, entry: MockConfigEntry, name: str, number: str
+) -> dict[str, Any]:
+    """Run the recipient subentry flow."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_RECIPIENT), context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    return dict(
+        await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {CONF_NAME: name, CONF_RECIPIENT_NUMBER: number}
+        )
+    )
+
+
+async def test_recipient_notify_entity(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    speech_engine: str,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A recipient becomes a notify entity that calls and speaks the message."""
+    result = await add_recipient(hass, loaded_entry, "Alice", "070 000 01 01")
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_RECIPIENT_NUMBER: "invalid_number"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {CONF_NAME: " Alice ", CONF_RECIPIENT_NUMBER: "+46 70 000 01 01"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    [subentry] = loaded_entry.subentries.values()
+    assert subentry.title == "Alice"
+    assert subentry.data == {CONF_RECIPIENT_NUMBER: ANSWERS}
+
+    entity_id = "notify.alice"
+    assert hass.states.get(entity_id) is not None
+    assert (
+        entity_registry.async_get(entity_id).config_subentry_id == subentry.subentry_id
+    )
+
+    hass.config_entries.async_update_entry(
+        loaded_entry,
+        options={
+            **loaded_entry.options,
+            CONF_TTS_ENGINE: speech_engine,
+            CONF_LANGUAGE: "sv",
+        },
+    )
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": entity_id, "title": "Smoke", "message": "in the kitchen"},
+        blocking=True,
+    )
+    [form] = elks.call_posts()
+    assert form["to"] == ANSWERS
+    spoken = json.loads(form["voice_start"])["play"]
+    assert "/api/tts_proxy/" in spoken
+    await elks.sim.wait_call_finished(next(iter(elks.sim.calls)))
+    audio = [d for d in elks.sim.deliveries if d.kind == "audio" and d.url == spoken]
+    assert audio
+    assert audio[0].status == 200
+
+
+async def test_recipient_reconfigure_and_remove(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry, speech_engine: str
+) -> None:
+    """A recipient's number can be changed; removing it removes its entity."""
+    await add_recipient(hass, loaded_entry, "Bob", ANSWERS)
+    await hass.async_block_till_done()
+    [subentry] = loaded_entry.subentries.values()
+    result = await loaded_entry.start_subentry_reconfigure_flow(
+        hass, subentry.subentry_id
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_NAME: "Bob", CONF_RECIPIENT_NUMBER: "nope"}
+    )
+    assert result["errors"] == {CONF_RECIPIENT_NUMBER: "invalid_number"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_NAME: "Bobby", CONF_RECIPIENT_NUMBER: PRESSES_1}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert loaded_entry.subentries[subentry.subentry_id].data == {
+        CONF_RECIPIENT_NUMBER: PRESSES_1
+    }
+    # The notify entity calls the new number at once.
+    await hass.services.async_call(
+        "notify",
+        "send_message",
+        {"entity_id": "notify.bob", "message": "Hi"},
+        blocking=True,
+    )
+    assert [form["to"] for form in elks.call_posts()] == [PRESSES_1]
+
+    hass.config_entries.async_remove_subentry(loaded_entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert not hass.states.async_entity_ids("notify")
+
+
+async def test_recipients_from_stored_subentries(
+    hass: HomeAssistant, elks: Elks, hass_http: Any
+) -> None:
+    """Recipients stored with the entry get their entities at setup."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id=elks.account.id,
+        data=entry_data(elks.base_url),
+        options={CONF_CALLER_ID: CALLER_ID},
+        subentries_data=[
+            ConfigSubentryData(
+                data={CONF_RECIPIENT_NUMBER: ANSWERS},
+                subentry_type=SUBENTRY_RECIPIENT,
+                title="Carol",
+                unique_id=None,
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("notify.carol") is not None
+
+
+def test_logbook_descriptions() -> None:
+    """Ended calls, key presses and escalations read as sentences."""
+    describers: dict[str, Callable[[Event], dict[str, str]]] = {}
+
+    def describe(
+        domain: str, event_type: str, describer: Callable[[Event], dict[str, str]]
+    ) -> None:
+        assert domain == DOMAIN
+        describers[event_type] = describer
+
+    logbook.async_describe_events(None, describe)  # type: ignore[arg-type]
+    ended = describers[EVENT_CALL_ENDED](
+        Event(EVENT_CALL_ENDED, {"to": ANSWERS, "outcome": "no_input", "duration": 12})
+    )
+    assert (
+        ended["message"]
+        == f"call to {ANSWERS} was answered but not acknowledged after 12 s"
+    )
+    key = describers[EVENT_KEYPRESS](
+        Event(EVENT_KEYPRESS, {"to": ANSWERS, "digits": "1", "label": "open_door"})
+    )
+    assert key["message"] == f"{ANSWERS} pressed 1 (open_door)"
+    escalation = describers[EVENT_ESCALATION_FINISHED](
+        Event(
+            EVENT_ESCALATION_FINISHED,
+            {"result": "acknowledged", "answered_by": ANSWERS, "attempts": [{}, {}]},
+        )
+    )
+    assert (
+        escalation["message"] == f"escalation acknowledged by {ANSWERS} after 2 call(s)"
+    )
+    assert (
+        describers[EVENT_CALL_ENDED](
+            Event(EVENT_CALL_ENDED, {"to": ANSWERS, "state": "busy"})
+        )["message"]
+        == f"call to {ANSWERS} busy"
+    )
