@@ -1,0 +1,1 @@
+"""Benchmarks of the 46elks integration against Home Assistant baselines."""

@@ -1,0 +1,722 @@
+"""Benchmarks of the 46elks integration, with baselines measured in the same run.
+
+Run with ``scripts/bench`` (a pytest module, so that PHACC's ``hass`` and
+HTTP fixtures host Home Assistant). Everything shares one process, one event
+loop and one simulator on 127.0.0.1; see ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+import gc
+import json
+import logging
+import os
+from pathlib import Path
+import platform
+import sys
+import time
+import tracemalloc
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.elks.const import (
+    CONF_BASE_URL,
+    CONF_CALLER_ID,
+    CONF_RING_TIMEOUT,
+    DOMAIN,
+    EVENT_CALL_ENDED,
+)
+from custom_components.elks.models import ElksConfigEntry
+from elks_simulator import Callee, Simulator, WebhookDelivery
+from elks_simulator.models import DeliveryKind
+from homeassistant.components import webhook
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    CONF_WEBHOOK_ID,
+    __version__ as ha_version,
+)
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.setup import async_setup_component
+
+from .stats import Report, Summary
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+USERNAME = "u0123456789abcdef0123456789abcdef"
+PASSWORD = "bench-api-password"
+WEBHOOK_ID = "bench0123456789abcdef0123456789abcdefwebhook"
+NOOP_WEBHOOK_ID = "bench0123456789abcdef0123456789abcdefnoop"
+CALLER_ID = "+46766860001"
+SENSOR = "sensor.home_last_call"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+RING_TIMEOUT = 300  # s; "ringing" callees stay unfinished for the whole run
+
+# Numbers: the integration calls RINGING (never answered during the run),
+# rest_command and bare aiohttp call OTHER (same script, other numbers, so
+# that the integration never sees their calls); BUSY end at once.
+POOL = 250
+RINGING = [f"+4670100{i:04d}" for i in range(POOL)]
+OTHER = [f"+4670200{i:04d}" for i in range(POOL)]
+BUSY = [f"+4670300{i:04d}" for i in range(POOL)]
+
+LATENCY_RUNS = 200
+LATENCY_WARMUP = 10
+FANOUT_RUNS = {1: 40, 10: 30, 50: 20}
+DIY_RUNS = 10
+BARE_FANOUT_RUNS = 20
+SETUP_RUNS = 20
+E2E_RUNS = 200
+INGEST_CALLS = 500
+INGEST_ROUNDS = 3
+INGEST_CONCURRENCY = 8
+MEMORY_CALLS = 10_000
+MEMORY_WARMUP = 500
+MEMORY_BATCH = 50
+
+QUIET_LOGGERS = ("", "homeassistant", "custom_components", "elks_simulator", "aiohttp")
+
+
+class TimedSimulator(Simulator):
+    """The simulator, noting when each ``whenhangup`` POST is started."""
+
+    def __init__(self, time_scale: float) -> None:
+        """Start with no hangups sent."""
+        super().__init__(time_scale=time_scale)
+        self.hangup_sent: dict[str, float] = {}
+
+    async def _deliver(
+        self,
+        url: str,
+        form: dict[str, str],
+        kind: DeliveryKind,
+        call_id: str | None,
+    ) -> WebhookDelivery:
+        if kind == "whenhangup" and call_id is not None:
+            self.hangup_sent.setdefault(call_id, time.perf_counter())
+        return await super()._deliver(url, form, kind, call_id)
+
+
+@contextmanager
+def quiet_logging() -> Iterator[None]:
+    """Log at WARNING while measuring, so that debug logging costs nothing."""
+    saved = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (VmRSS)."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine the numbers were measured on."""
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "home_assistant": ha_version,
+        "aiohttp": aiohttp.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+def memory_category(filename: str) -> str:
+    """Which part of the process an allocation belongs to."""
+    for marker, name in (
+        ("custom_components/elks", "integration (custom_components/elks)"),
+        ("elks_simulator", "simulator"),
+        ("homeassistant", "homeassistant"),
+        ("aiohttp", "aiohttp"),
+        ("/asyncio/", "asyncio"),
+    ):
+        if marker in filename:
+            return name
+    return "other"
+
+
+class Bench:
+    """One Home Assistant, its HTTP server, the simulator and the baselines."""
+
+    def __init__(
+        self, hass: HomeAssistant, sim: TimedSimulator, client: TestClient[Any, Any]
+    ) -> None:
+        """Keep the parts; ``prepare`` sets them up."""
+        self.hass = hass
+        self.sim = sim
+        self.client = client
+        self.base_url = sim.base_url or ""
+        self.session = aiohttp.ClientSession()
+        self.auth = {"Authorization": aiohttp.encode_basic_auth(USERNAME, PASSWORD)}
+        self.entry: MockConfigEntry | None = None
+        self.ended = 0
+        self.our_calls: list[str] = []
+        self.hung_up: set[str] = set()
+        self._next = 0
+        self.hangup_url = str(client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
+
+    @property
+    def tracker_sizes(self) -> dict[str, int]:
+        """Internal sizes of the call tracker (private, read for the report)."""
+        assert self.entry is not None
+        entry: ElksConfigEntry = self.entry
+        tracker = entry.runtime_data.tracker
+        sizes: dict[str, int] = {
+            "ongoing": tracker.ongoing_count,
+            "uncertain": tracker.uncertain_count,
+        }
+        for name in ("_finished", "_parked", "_live"):
+            if isinstance(value := vars(tracker).get(name), dict):
+                sizes[name.lstrip("_")] = len(value)
+        return sizes
+
+    def numbers(self, pool: list[str], count: int) -> list[str]:
+        """``count`` distinct numbers of ``pool``, rotating through it."""
+        start = self._next
+        self._next = (self._next + count) % len(pool)
+        return [pool[(start + i) % len(pool)] for i in range(count)]
+
+    def form(self, to: str) -> dict[str, str]:
+        """Return the POST /a1/calls form the integration sends (for the baselines)."""
+        return {
+            "from": CALLER_ID,
+            "to": to,
+            "voice_start": json.dumps({"play": "sound/beep", "skippable": False}),
+            "whenhangup": self.hangup_url,
+            "timeout": str(RING_TIMEOUT),
+        }
+
+    async def call(self, numbers: list[str], pool_check: bool = True) -> list[str]:
+        """Run ``elks.call`` (blocking) and return the placed call ids."""
+        response = await self.hass.services.async_call(
+            DOMAIN,
+            "call",
+            {"to": numbers, "play": "sound/beep"},
+            blocking=True,
+            return_response=True,
+        )
+        assert response is not None
+        calls = response["calls"]
+        assert isinstance(calls, list)
+        assert not response["errors"], response["errors"]
+        ids = [str(c["id"]) for c in calls if isinstance(c, dict)]
+        assert len(ids) == len(numbers)
+        self.our_calls += ids
+        return ids
+
+    async def rest_command(self, to: str) -> None:
+        """Send the same POST through Home Assistant's ``rest_command``."""
+        await self.hass.services.async_call(
+            "rest_command", "elks_call", {"to": quote(to)}, blocking=True
+        )
+
+    async def bare(self, to: str) -> None:
+        """Send the same POST with aiohttp alone: the floor."""
+        async with self.session.post(
+            f"{self.base_url}/calls", data=self.form(to), headers=self.auth
+        ) as response:
+            assert response.status == 200, await response.text()
+            await response.read()
+
+    async def posts_after(
+        self, start: int, count: int, action: Awaitable[Any]
+    ) -> list[float]:
+        """Run ``action``; return when each of the ``count`` new POSTs arrived."""
+        await action
+        new = self.sim.requests[start:]
+        arrived = [
+            r.received_at
+            for r in new
+            if r.method == "POST" and r.path.lower() == "/a1/calls"
+        ]
+        assert len(arrived) == count, (len(arrived), count)
+        assert all(r.status == 200 for r in new)
+        return arrived
+
+    def hangup_body(self, call_id: str, state: str = "failed") -> str:
+        """Return the whenhangup form 46elks would send for one of our calls."""
+        form = self.sim.whenhangup_form(self.sim.calls[call_id]) | {"state": state}
+        return urlencode(form)
+
+    async def post_all(
+        self, path: str, bodies: list[str], concurrency: int
+    ) -> tuple[float, list[float]]:
+        """POST ``bodies`` to ``path`` over loopback; return (wall time, latencies)."""
+        queue = list(reversed(bodies))
+        latencies: list[float] = []
+
+        async def worker() -> None:
+            while queue:
+                body = queue.pop()
+                t0 = time.perf_counter()
+                async with self.client.post(path, data=body, headers=FORM) as resp:
+                    assert resp.status == 200
+                    await resp.read()
+                latencies.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - t0, latencies
+
+    async def end_our_calls(self) -> None:
+        """Hang up every call of ours still ringing (not timed)."""
+        assert self.entry is not None
+        ringing = [
+            cid
+            for cid in self.our_calls
+            if self.sim.calls[cid].state == "ongoing" and cid not in self.hung_up
+        ]
+        path = f"/api/webhook/{WEBHOOK_ID}"
+        await self.post_all(path, [self.hangup_body(c) for c in ringing], 8)
+        self.hung_up.update(ringing)
+        self.our_calls.clear()
+        await self.hass.async_block_till_done()
+
+    async def wait_ended(self, target: int, timeout: float = 60.0) -> None:
+        """Wait until ``target`` calls have ended (elks_call_ended events)."""
+        async with asyncio.timeout(timeout):
+            while self.ended < target:
+                await asyncio.sleep(0.005)
+
+
+async def prepare(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
+) -> Bench:
+    """Start the simulator; set up HTTP, webhook, rest_command, script; client last."""
+    sim = TimedSimulator(time_scale=1.0)
+    account = sim.add_account(
+        username=USERNAME,
+        password=PASSWORD,
+        displayname="Home",
+        mobilenumber="+46700000000",
+        balance=10**12,
+    )
+    sim.add_number(account, CALLER_ID, capabilities=("voice", "sms"))
+    for number in RINGING + OTHER:
+        sim.set_callee(number, Callee.no_answer())
+    for number in BUSY:
+        sim.set_callee(number, Callee.busy(after=0.0))
+    base_url = await sim.start(host="127.0.0.1", port=0)
+
+    for component in ("http", "webhook"):
+        assert await async_setup_component(hass, component, {})
+    client: TestClient[Any, Any] = await hass_client_no_auth()
+    await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
+    bench = Bench(hass, sim, client)
+
+    fixed = {k: v for k, v in bench.form("").items() if k != "to"}
+    # The number comes URL-encoded ("%2B46..."): a script's templates would
+    # turn a bare "+46..." into an integer.
+    payload = urlencode(fixed, quote_via=quote) + "&to={{ to }}"
+    assert await async_setup_component(
+        hass,
+        "rest_command",
+        {
+            "rest_command": {
+                "elks_call": {
+                    "url": f"{base_url}/calls",
+                    "method": "post",
+                    "payload": payload,
+                    "content_type": "application/x-www-form-urlencoded",
+                    "username": USERNAME,
+                    "password": PASSWORD,
+                }
+            }
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "script",
+        {
+            "script": {
+                "call_each": {
+                    "sequence": [
+                        {
+                            "repeat": {
+                                "for_each": "{{ recipients }}",
+                                "sequence": [
+                                    {
+                                        "action": "rest_command.elks_call",
+                                        "data": {"to": "{{ repeat.item }}"},
+                                    }
+                                ],
+                            }
+                        }
+                    ]
+                }
+            }
+        },
+    )
+
+    async def noop(
+        hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response | None:
+        await request.read()
+        return None
+
+    webhook.async_register(hass, "bench", "no-op", NOOP_WEBHOOK_ID, noop)
+
+    @callback
+    def ended(event: Event[Any]) -> None:
+        bench.ended += 1
+
+    hass.bus.async_listen(EVENT_CALL_ENDED, ended)
+    return bench
+
+
+async def bench_setup(bench: Bench, report: Report) -> None:
+    """Config entry setup time and the API requests it makes."""
+    hass, sim = bench.hass, bench.sim
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id=next(iter(sim.accounts)),
+        data={
+            CONF_USERNAME: USERNAME,
+            CONF_PASSWORD: PASSWORD,
+            CONF_BASE_URL: bench.base_url,
+            CONF_WEBHOOK_ID: WEBHOOK_ID,
+        },
+        options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: RING_TIMEOUT},
+    )
+    entry.add_to_hass(hass)
+    times: list[float] = []
+    requests: list[int] = []
+    for run in range(SETUP_RUNS + 1):
+        if run:
+            assert await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+        start = len(sim.requests)
+        t0 = time.perf_counter()
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        elapsed = time.perf_counter() - t0
+        if run == 0:
+            report.add(
+                "setup", "first entry setup (cold: imports, platform)", elapsed * 1000
+            )
+        else:
+            times.append(elapsed)
+        requests.append(len(sim.requests) - start)
+    bench.entry = entry
+    report.add(
+        "setup",
+        "entry setup, warm (unload + setup) [wall]",
+        Summary.of(times, "ms", 1000),
+    )
+    report.add(
+        "setup",
+        "API requests per entry setup",
+        Summary.of([float(r) for r in requests], "requests"),
+    )
+    report.extra["setup_requests_paths"] = sorted(
+        Counter(f"{r.method} {r.path}" for r in sim.requests).items()
+    )
+
+
+async def bench_latency(bench: Bench, report: Report) -> None:
+    """From the action call to the POST arriving at the simulator."""
+    sim = bench.sim
+    ours: list[float] = []
+    ours_done: list[float] = []
+    rest: list[float] = []
+    bare: list[float] = []
+    methods: list[tuple[list[float], Callable[[str], Awaitable[Any]], list[str]]] = [
+        (ours, lambda to: bench.call([to]), RINGING),
+        (rest, bench.rest_command, OTHER),
+        (bare, bench.bare, OTHER),
+    ]
+    for run in range(LATENCY_WARMUP + LATENCY_RUNS):
+        # Rotate the order so that no method always runs first.
+        for k in range(3):
+            samples, method, pool = methods[(run + k) % 3]
+            [to] = bench.numbers(pool, 1)
+            start = len(sim.requests)
+            t0 = time.perf_counter()
+            [arrived] = await bench.posts_after(start, 1, method(to))
+            done = time.perf_counter()
+            if run >= LATENCY_WARMUP:
+                samples.append(arrived - t0)
+                if samples is ours:
+                    ours_done.append(done - t0)
+    o, r, b = (Summary.of(x, "ms", 1000) for x in (ours, rest, bare))
+    report.add("latency", "elks.call -> POST /a1/calls arrived", o)
+    report.add("latency", "rest_command -> POST arrived (HA baseline)", r)
+    report.add("latency", "bare aiohttp POST -> arrived (floor)", b)
+    report.add(
+        "latency",
+        "elks.call until the action returned",
+        Summary.of(ours_done, "ms", 1000),
+    )
+    report.ratio("latency median: ours / rest_command", o.median, r.median)
+    report.ratio("latency median: ours / bare aiohttp", o.median, b.median)
+    report.ratio("latency p95: ours / rest_command", o.p95, r.p95)
+
+
+async def bench_fanout(bench: Bench, report: Report) -> None:
+    """One action to many recipients, until every POST arrived."""
+    sim = bench.sim
+    medians: dict[str, float] = {}
+    requests = 0
+    recipients = 0
+    for count, runs in FANOUT_RUNS.items():
+        walls: list[float] = []
+        for _ in range(runs):
+            numbers = bench.numbers(RINGING, count)
+            start = len(sim.requests)
+            t0 = time.perf_counter()
+            arrived = await bench.posts_after(start, count, bench.call(numbers))
+            walls.append(max(arrived) - t0)
+            requests += len(sim.requests) - start
+            recipients += count
+        summary = Summary.of(walls, "ms", 1000)
+        medians[f"ours{count}"] = summary.median
+        report.add("fan-out", f"elks.call to {count} -> all POSTs arrived", summary)
+
+    walls = []
+    for _ in range(DIY_RUNS):
+        numbers = bench.numbers(OTHER, 50)
+        start = len(sim.requests)
+        t0 = time.perf_counter()
+        action = bench.hass.services.async_call(
+            "script",
+            "call_each",
+            {"recipients": [quote(n) for n in numbers]},
+            blocking=True,
+        )
+        arrived = await bench.posts_after(start, 50, action)
+        walls.append(max(arrived) - t0)
+    diy = Summary.of(walls, "ms", 1000)
+    report.add("fan-out", "script: 50 x rest_command in sequence (DIY)", diy)
+
+    walls = []
+    for _ in range(BARE_FANOUT_RUNS):
+        numbers = bench.numbers(OTHER, 50)
+        start = len(sim.requests)
+        t0 = time.perf_counter()
+        gathered = asyncio.gather(*(bench.bare(n) for n in numbers))
+        arrived = await bench.posts_after(start, 50, gathered)
+        walls.append(max(arrived) - t0)
+    floor = Summary.of(walls, "ms", 1000)
+    report.add("fan-out", "50 concurrent bare aiohttp POSTs (floor)", floor)
+    report.ratio("fan-out 50 median: ours / DIY script", medians["ours50"], diy.median)
+    report.ratio(
+        "fan-out 50 median: ours / bare aiohttp", medians["ours50"], floor.median
+    )
+    report.ratio(
+        "fan-out median: ours 50 / ours 1", medians["ours50"], medians["ours1"]
+    )
+    report.add(
+        "requests", "API requests per placed call (fan-out runs)", requests / recipients
+    )
+
+
+async def bench_e2e(bench: Bench, report: Report) -> None:
+    """From the simulator's hangup POST to the sensor's state change."""
+    hass, sim = bench.hass, bench.sim
+    delays: list[float] = []
+    changed_at: dict[str, float] = {}
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if new is not None and new.state not in ("ongoing", "unknown"):
+            changed_at.setdefault(str(new.attributes.get("id")), time.perf_counter())
+
+    unsub = async_track_state_change_event(hass, [SENSOR], changed)
+    for _ in range(E2E_RUNS):
+        sim.faults.hold_webhooks()
+        [call_id] = await bench.call(bench.numbers(BUSY, 1))
+        async with asyncio.timeout(10):
+            while not sim.faults.held:
+                await asyncio.sleep(0)
+        sim.faults.release_webhooks()
+        async with asyncio.timeout(10):
+            while call_id not in changed_at:
+                await asyncio.sleep(0)
+        delays.append(changed_at[call_id] - sim.hangup_sent[call_id])
+    unsub()
+    await hass.async_block_till_done()
+    report.add(
+        "webhook",
+        "simulator hangup POST -> sensor state changed",
+        Summary.of(delays, "ms", 1000),
+    )
+
+
+async def bench_ingest(bench: Bench, report: Report) -> None:
+    """Hangups per second into state + event, against a no-op webhook."""
+    hass = bench.hass
+    ours_rates: list[float] = []
+    noop_rates: list[float] = []
+    ours_lat: list[float] = []
+    noop_lat: list[float] = []
+    for _ in range(INGEST_ROUNDS):
+        ids: list[str] = []
+        for _ in range(INGEST_CALLS // MEMORY_BATCH):
+            ids += await bench.call(bench.numbers(RINGING, MEMORY_BATCH))
+        bodies = [bench.hangup_body(cid) for cid in ids]
+        before = bench.ended
+        wall, lat = await bench.post_all(
+            f"/api/webhook/{WEBHOOK_ID}", bodies, INGEST_CONCURRENCY
+        )
+        await hass.async_block_till_done()
+        assert bench.ended - before == len(ids), "hangups lost or applied twice"
+        bench.hung_up.update(ids)
+        ours_rates.append(len(bodies) / wall)
+        ours_lat += lat
+        wall, lat = await bench.post_all(
+            f"/api/webhook/{NOOP_WEBHOOK_ID}", bodies, INGEST_CONCURRENCY
+        )
+        noop_rates.append(len(bodies) / wall)
+        noop_lat += lat
+    ours = Summary.of(ours_rates, "hangups/s")
+    noop = Summary.of(noop_rates, "requests/s")
+    report.add(
+        "webhook", f"hangup ingest ({INGEST_CONCURRENCY} in flight), per round", ours
+    )
+    report.add("webhook", "no-op webhook handler, same stack (floor)", noop)
+    report.add("webhook", "hangup POST round trip", Summary.of(ours_lat, "ms", 1000))
+    report.add(
+        "webhook", "no-op webhook POST round trip", Summary.of(noop_lat, "ms", 1000)
+    )
+    report.ratio(
+        "ingest rate median: no-op / ours (slowdown)", noop.median, ours.median
+    )
+
+
+async def bench_memory(bench: Bench, report: Report) -> None:
+    """Resident and Python-level growth over 10 000 calls and hangups."""
+    hass, sim = bench.hass, bench.sim
+    requests = 0
+    placed = 0
+
+    def forget_simulator_records() -> int:
+        """Drop what the simulator keeps per call, so it does not count."""
+        count = len(sim.requests)
+        sim.requests.clear()
+        sim.deliveries.clear()
+        sim.hangup_sent.clear()
+        for cid in [c for c, call in sim.calls.items() if call.finished.is_set()]:
+            del sim.calls[cid]
+        return count
+
+    async def run(calls: int) -> None:
+        nonlocal requests, placed
+        target = bench.ended
+        for _ in range(calls // MEMORY_BATCH):
+            numbers = bench.numbers(BUSY, MEMORY_BATCH)
+            target += len(numbers)
+            await bench.call(numbers)
+            placed += len(numbers)
+            bench.our_calls.clear()
+            await bench.wait_ended(target)
+            requests += forget_simulator_records()
+        await hass.async_block_till_done()
+
+    forget_simulator_records()
+    await run(MEMORY_WARMUP)
+    requests = placed = 0
+    gc.collect()
+    rss0 = rss_bytes()
+    tracemalloc.start(1)
+    t0 = time.perf_counter()
+    await run(MEMORY_CALLS // 2)
+    gc.collect()
+    rss_half = rss_bytes()
+    traced_half = tracemalloc.get_traced_memory()[0]
+    snapshot_half = tracemalloc.take_snapshot()
+    await run(MEMORY_CALLS - MEMORY_CALLS // 2)
+    elapsed = time.perf_counter() - t0
+    gc.collect()
+    rss1 = rss_bytes()
+    snapshot = tracemalloc.take_snapshot()
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+
+    by_category: Counter[str] = Counter()
+    for stat in snapshot.statistics("filename"):
+        by_category[memory_category(stat.traceback[0].filename)] += stat.size
+    # Growth over the second 5000 calls: what keeps growing with the call count.
+    growth: Counter[str] = Counter()
+    for diff in snapshot.compare_to(snapshot_half, "filename"):
+        growth[memory_category(diff.traceback[0].filename)] += diff.size_diff
+    top = [
+        f"{s.traceback[0].filename.split('site-packages/')[-1]}:{s.traceback[0].lineno}"
+        f" {s.size / 1024:.1f} KiB ({s.count} blocks)"
+        for s in snapshot.statistics("lineno")[:8]
+    ]
+    mib = 1024 * 1024
+    report.add(
+        "memory", f"calls placed and ended (after {MEMORY_WARMUP} warm-up)", str(placed)
+    )
+    report.add("memory", "calls per second (tracemalloc on)", placed / elapsed)
+    report.add(
+        "memory", "RSS growth over the first half [MiB]", (rss_half - rss0) / mib
+    )
+    report.add(
+        "memory", "RSS growth over the second half [MiB]", (rss1 - rss_half) / mib
+    )
+    report.add("memory", "tracemalloc live at half [KiB]", traced_half / 1024)
+    report.add("memory", "tracemalloc live at end [KiB]", traced / 1024)
+    for category, size in by_category.most_common():
+        report.add("memory", f"  live at end: {category} [KiB]", size / 1024)
+    for category, size in growth.most_common():
+        report.add("memory", f"  growth, second half: {category} [KiB]", size / 1024)
+    for name, size in bench.tracker_sizes.items():
+        report.add("memory", f"tracker size after run: {name}", str(size))
+    report.add(
+        "requests", "API requests per placed call (memory run)", requests / placed
+    )
+    report.extra["memory_top_lines"] = top
+    report.extra["rss_bytes"] = {"start": rss0, "half": rss_half, "end": rss1}
+
+
+async def test_benchmarks(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    socket_enabled: None,
+) -> None:
+    """Measure everything in one run and print the table."""
+    report = Report(machine(), [], [], {})
+    t0 = time.perf_counter()
+    bench = await prepare(hass, hass_client_no_auth)
+    try:
+        with quiet_logging():
+            await bench_setup(bench, report)
+            await bench_latency(bench, report)
+            await bench_fanout(bench, report)
+            await bench_e2e(bench, report)
+            await bench_ingest(bench, report)
+            await bench.end_our_calls()
+            await bench_memory(bench, report)
+    finally:
+        await bench.session.close()
+        await bench.sim.stop()
+    report.extra["total_seconds"] = time.perf_counter() - t0
+    report.write_json(RESULTS)
+    print("\n" + report.table())
+    print(
+        f"\ntotal {report.extra['total_seconds']:.1f} s; JSON: {RESULTS}",
+        file=sys.stdout,
+    )

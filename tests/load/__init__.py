@@ -1,0 +1,1 @@
+"""Load tests: many concurrent calls through Home Assistant and the simulator."""

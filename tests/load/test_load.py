@@ -1,0 +1,200 @@
+"""Hundreds of concurrent calls, answered at random times, end exactly once each.
+
+The simulator runs at ``time_scale=0.001``: a callee answering after 20
+simulated seconds answers after 20 ms, so hangups arrive while other
+``POST /a1/calls`` are still on their way. The responses to the first
+``DELAYED`` POSTs are held back for ``DELAY`` s, so the hangups of those calls
+overtake their own POST response (the tracker parks them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+import logging
+import random
+import time
+from typing import Any, cast
+
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+
+from custom_components.elks.const import DOMAIN, EVENT_CALL_ENDED
+from custom_components.elks.models import ElksConfigEntry
+from elks_simulator import Callee
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
+from tests.integration.conftest import CALLER_ID, Elks
+
+SENSOR = "sensor.home_last_call"
+CALLS = 200
+SEED = 4646
+DELAYED = 25
+DELAY = 0.5  # real seconds; every call ends within ~25 ms of its creation
+# Real seconds to wait for every call of a run to end.
+FINISH_TIMEOUT = 15.0
+
+
+def script_callees(elks: Elks, count: int, seed: int) -> list[str]:
+    """Give ``count`` fresh numbers a callee answering at a random time."""
+    rng = random.Random(seed)
+    numbers = [f"+4670{seed % 100:02d}{i:05d}" for i in range(count)]
+    for number in numbers:
+        elks.sim.set_callee(number, Callee.answer(after=rng.uniform(0.5, 20)))
+    return numbers
+
+
+async def place(hass: HomeAssistant, numbers: list[str]) -> list[dict[str, Any]]:
+    """Run one ``elks.call`` to ``numbers`` and return the placed calls."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        "call",
+        {"to": numbers, "play": "sound/beep"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["errors"] == []
+    calls = response["calls"]
+    assert isinstance(calls, list)
+    return cast("list[dict[str, Any]]", calls)
+
+
+def track_sensor(hass: HomeAssistant) -> list[tuple[str, str, float]]:
+    """Record every state the last call sensor takes: ``(state, call id, when)``."""
+    seen: list[tuple[str, str, float]] = []
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        if (new := event.data["new_state"]) is not None:
+            seen.append((new.state, new.attributes.get("id", ""), time.perf_counter()))
+
+    async_track_state_change_event(hass, [SENSOR], changed)
+    return seen
+
+
+async def assert_all_ended_once(
+    hass: HomeAssistant,
+    elks: Elks,
+    entry: MockConfigEntry,
+    placed: list[dict[str, Any]],
+    numbers: list[str],
+    events: list[Event[Any]],
+    sensor: list[tuple[str, str, float]],
+    caplog: pytest.LogCaptureFixture,
+    *,
+    deliveries_per_call: int = 1,
+) -> None:
+    """Check one run: one POST, one hangup applied and one event per call."""
+    ids = [call["id"] for call in placed]
+    assert len(ids) == len(numbers) == len(set(ids))
+    assert sorted(call["to"] for call in placed) == sorted(numbers)
+
+    # Exactly one POST /a1/calls per recipient, nothing retried.
+    posts = elks.call_posts()
+    assert len(posts) == len(numbers)
+    assert Counter(form["to"] for form in posts) == Counter(numbers)
+    assert {form["from"] for form in posts} == {CALLER_ID}
+
+    for call_id in ids:
+        await elks.sim.wait_call_finished(call_id, timeout=FINISH_TIMEOUT)
+    await hass.async_block_till_done()
+
+    # The simulator delivered every hangup (duplicates too) and HA took each.
+    hangups = [d for d in elks.sim.deliveries if d.kind == "whenhangup"]
+    assert Counter(d.call_id for d in hangups) == Counter(
+        dict.fromkeys(ids, deliveries_per_call)
+    )
+    assert all(d.status == 200 for d in hangups)
+
+    # One event per call: none lost, none applied twice, none foreign.
+    assert Counter(e.data["call_id"] for e in events) == Counter(ids)
+    for event in events:
+        sim_call = elks.sim.calls[event.data["call_id"]]
+        assert event.data["state"] == sim_call.state == "success"
+        assert event.data["to"] == sim_call.to
+        assert event.data["answered"] is True
+        assert event.data["duration"] == sim_call.duration
+
+    # Every placed call showed up as ongoing once; the sensor only ever ends
+    # the call it shows, and finishes on the last call placed, ended.
+    ongoing = {call_id: at for state, call_id, at in sensor if state == "ongoing"}
+    assert sorted(ongoing) == sorted(ids)
+    assert len(ongoing) == len([s for s in sensor if s[0] == "ongoing"])
+    shown = ""
+    for state, call_id, _ in sensor:
+        if state == "ongoing":
+            shown = call_id
+        else:
+            assert call_id == shown, "an older call's hangup replaced the newest call"
+    last = next(call_id for state, call_id, _ in reversed(sensor) if state == "ongoing")
+    final = hass.states.get(SENSOR)
+    assert final is not None
+    assert final.attributes["id"] == last
+    assert final.state == elks.sim.calls[last].state == "success"
+    assert sensor[-1][:2] == ("success", last)
+
+    # Precondition: the delayed POSTs did make some hangups overtake their
+    # placement (their delivery was answered before the call showed ongoing).
+    overtaken = [d for d in hangups if d.delivered_at < ongoing[d.call_id or ""]]
+    assert overtaken, "no hangup overtook its POST /a1/calls: parking untested"
+
+    runtime_entry: ElksConfigEntry = entry
+    tracker = runtime_entry.runtime_data.tracker
+    assert tracker.ongoing_count == 0
+    assert tracker.uncertain_count == 0
+
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not problems, [r.getMessage() for r in problems]
+
+
+async def test_one_action_to_200_recipients(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One ``elks.call`` to 200 numbers: 200 POSTs, 200 hangups, 200 events."""
+    numbers = script_callees(elks, CALLS, SEED)
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    sensor = track_sensor(hass)
+    elks.sim.faults.delay_next(DELAY, count=DELAYED, method="POST")
+
+    placed = await place(hass, numbers)
+
+    await assert_all_ended_once(
+        hass, elks, loaded_entry, placed, numbers, events, sensor, caplog
+    )
+
+
+async def test_concurrent_actions_with_repeated_hangups(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Four concurrent ``elks.call`` of 50 numbers, every hangup delivered twice."""
+    numbers = script_callees(elks, CALLS, SEED + 1)
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    sensor = track_sensor(hass)
+    elks.sim.faults.duplicate_webhooks = True
+    elks.sim.faults.delay_next(DELAY, count=DELAYED, method="POST")
+
+    batches = [numbers[i : i + 50] for i in range(0, CALLS, 50)]
+    results = await asyncio.gather(*(place(hass, batch) for batch in batches))
+    placed = [call for result in results for call in result]
+
+    await assert_all_ended_once(
+        hass,
+        elks,
+        loaded_entry,
+        placed,
+        numbers,
+        events,
+        sensor,
+        caplog,
+        deliveries_per_call=2,
+    )
