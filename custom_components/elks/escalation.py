@@ -157,11 +157,10 @@ class EscalationManager:
         """Wait for the first attempt of an escalation to be placed (or fail)."""
         return await asyncio.shield(self._first_call[escalation_id])
 
-    async def async_wait(self, escalation_id: str) -> Escalation:
-        """Wait for an escalation to finish."""
-        escalation, task = self._running[escalation_id]
-        await asyncio.shield(task)
-        return escalation
+    async def async_wait(self, escalation_id: str) -> None:
+        """Wait for an escalation to finish, however it finishes."""
+        if (running := self._running.get(escalation_id)) is not None:
+            await asyncio.wait([running[1]])
 
     @callback
     def cancel(self, escalation_id: str) -> bool:

@@ -195,6 +195,8 @@ def _retry(
 ) -> FlowStep:
     state.attempts += 1
     if state.attempts >= MAX_ATTEMPTS:
+        # Silence or wrong keys to the end: no valid input, and we hung up.
+        state.no_input = True
         state.pin_failed = pin
         return _hangup(state)
     return FlowStep(_stage_action(plan, state, hook_url))
@@ -206,14 +208,15 @@ def call_outcome(
     """Say how a call ended, in the words escalation and events use.
 
     ``acknowledged``, ``answered``, ``busy``, ``no_answer``, ``failed``,
-    ``no_input`` (answered, pressed nothing) or ``hung_up`` (answered, left).
+    ``no_input`` (answered, never pressed the right key) or ``hung_up``
+    (answered, left before acknowledging).
     """
     if flow is not None and flow.acknowledged:
         return "acknowledged"
     if state_name == "busy":
         return "busy"
     if not answered and not (flow and flow.answered):
-        return "no_answer" if state_name == "failed" else state_name
+        return "no_answer" if state_name == "failed" else "answered"
     if plan is not None and plan.ack_digit:
         return "no_input" if flow is not None and flow.no_input else "hung_up"
     return "answered"

@@ -460,3 +460,44 @@ async def test_escalation_interrupted_by_restart(
     assert await hass.config_entries.async_reload(loaded_entry.entry_id)
     await hass.async_block_till_done()
     assert len(finished) == 1
+
+
+async def test_waiting_escalation_cancelled(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """An action waiting for an escalation returns its result when it is cancelled."""
+    waiting = hass.async_create_task(
+        call(
+            hass,
+            to=[NO_ANSWER, PRESSES_1],
+            play="sound/beep",
+            mode="sequential",
+            timeout=300,
+            wait=True,
+        )
+    )
+    while not elks.call_posts():
+        await asyncio.sleep(0.01)
+    [escalation_id] = list(loaded_entry.runtime_data.escalations._running)  # noqa: SLF001
+    await hass.services.async_call(
+        DOMAIN, "cancel", {"escalation_id": escalation_id}, blocking=True
+    )
+    response = await waiting
+    assert response["escalation"]["result"] == "cancelled"
+    assert [form["to"] for form in elks.call_posts()] == [NO_ANSWER]
+
+
+async def test_wrong_keys_until_hung_up_on(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Three wrong keys: the integration hangs up, and says no valid input came."""
+    elks.sim.set_callee(
+        ANSWERS, Callee.answer(after=1.0, presses=[(1.0, "5"), (1.0, "5"), (1.0, "5")])
+    )
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    [placed] = (await call(hass, to=ANSWERS, play="sound/beep", require_ack=True))[
+        "calls"
+    ]
+    await ended(hass, elks, [placed["id"]])
+    assert events[0].data["outcome"] == "no_input"
+    assert elks.sim.calls[placed["id"]].actions[-1] == {"hangup": "reject"}
