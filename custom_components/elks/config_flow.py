@@ -20,6 +20,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     EntitySelector,
     EntitySelectorConfig,
     LanguageSelector,
@@ -49,6 +50,7 @@ from .const import (
     CONF_CALLER_ID,
     CONF_LANGUAGE,
     CONF_LOW_BALANCE,
+    CONF_ONLY_46ELKS_SOURCES,
     CONF_RECIPIENT_NUMBER,
     CONF_RING_TIMEOUT,
     CONF_TTS_ENGINE,
@@ -313,6 +315,9 @@ class ElksOptionsFlow(OptionsFlow):
                 CONF_CALLER_ID: user_input[CONF_CALLER_ID],
                 CONF_RING_TIMEOUT: int(user_input[CONF_RING_TIMEOUT]),
                 CONF_LOW_BALANCE: float(user_input.get(CONF_LOW_BALANCE) or 0),
+                CONF_ONLY_46ELKS_SOURCES: bool(
+                    user_input.get(CONF_ONLY_46ELKS_SOURCES)
+                ),
             }
             for key in (CONF_TTS_ENGINE, CONF_LANGUAGE):
                 if user_input.get(key):
@@ -360,8 +365,15 @@ class ElksOptionsFlow(OptionsFlow):
                     ): LanguageSelector(),
                     probatio.Optional(
                         CONF_LOW_BALANCE,
+                        CONF_ONLY_46ELKS_SOURCES,
                         default=self.config_entry.options.get(CONF_LOW_BALANCE, 0),
                     ): _LOW_BALANCE_SELECTOR,
+                    probatio.Optional(
+                        CONF_ONLY_46ELKS_SOURCES,
+                        default=self.config_entry.options.get(
+                            CONF_ONLY_46ELKS_SOURCES, False
+                        ),
+                    ): BooleanSelector(),
                 }
             ),
         )

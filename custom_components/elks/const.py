@@ -80,3 +80,11 @@ def signal_call_event(entry_id: str) -> str:
 
 CONF_TTS_ENGINE: Final = "tts_engine"
 CONF_LANGUAGE: Final = "language"
+CONF_ONLY_46ELKS_SOURCES: Final = "only_46elks_sources"
+# Where 46elks says its webhooks come from (it does not sign them).
+ELKS_WEBHOOK_SOURCES: Final = (
+    "176.10.154.199",
+    "85.24.146.132",
+    "185.39.146.243",
+    "2001:9b0:2:902::199",
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from ipaddress import IPv6Address, ip_address
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -15,10 +16,17 @@ from homeassistant.components import webhook
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
 
 from .api import CALL_STATES, Call, ElksResponseError, hangup_action
-from .const import CONF_CLOUDHOOK_URL, DOMAIN, ISSUE_NO_PUBLIC_URL, LOGGER
+from .const import (
+    CONF_CLOUDHOOK_URL,
+    CONF_ONLY_46ELKS_SOURCES,
+    DOMAIN,
+    ELKS_WEBHOOK_SOURCES,
+    ISSUE_NO_PUBLIC_URL,
+    LOGGER,
+)
 
 if TYPE_CHECKING:
     from .models import ElksConfigEntry
@@ -164,6 +172,14 @@ class ElksWebhook:
         """Handle a POST from 46elks; never raises, always answers."""
         if request.method != METH_POST:
             return web.Response(status=HTTPStatus.METHOD_NOT_ALLOWED)
+        if self._entry.options.get(CONF_ONLY_46ELKS_SOURCES) and not _from_46elks(
+            hass, request
+        ):
+            LOGGER.warning(
+                "Refused a webhook from %s: not one of 46elks' addresses",
+                request.remote,
+            )
+            return web.Response(status=HTTPStatus.FORBIDDEN)
         body = await _read_body(request)
         if body is None:
             LOGGER.warning("Ignored an oversize or unreadable 46elks webhook")
@@ -202,6 +218,28 @@ class ElksWebhook:
             LOGGER.debug("Call-flow request for unknown call %s", call_id)
             return web.json_response(hangup_action("reject"))
         return web.json_response(step.action)
+
+
+_SOURCES = frozenset(ip_address(address) for address in ELKS_WEBHOOK_SOURCES)
+
+
+def _from_46elks(hass: HomeAssistant, request: web.Request) -> bool:
+    """Whether a request comes from one of 46elks' published addresses.
+
+    ``request.remote`` is the client address as Home Assistant's HTTP
+    integration resolved it: behind a reverse proxy it comes from
+    X-Forwarded-For only when that proxy is trusted. Cloudhook deliveries
+    carry no source address and are let through: Nabu Casa forwards them.
+    """
+    if is_cloud_connection(hass):
+        return True
+    try:
+        address = ip_address(request.remote or "")
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address in _SOURCES
 
 
 async def _read_body(request: web.Request) -> bytes | None:

@@ -113,7 +113,7 @@ async def hass_http(
     test server starts.
     """
     for component, config in http_components.items():
-        assert await async_setup_component(hass, component, config)
+        assert await async_setup_component(hass, component, {component: config})
     client = await hass_client_no_auth()
     await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
     return client

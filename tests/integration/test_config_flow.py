@@ -10,6 +10,7 @@ from custom_components.elks.const import (
     CONF_BASE_URL,
     CONF_CALLER_ID,
     CONF_LOW_BALANCE,
+    CONF_ONLY_46ELKS_SOURCES,
     CONF_RING_TIMEOUT,
     DOMAIN,
 )
@@ -236,6 +237,7 @@ async def test_options(
         CONF_CALLER_ID: MOBILE,
         CONF_RING_TIMEOUT: 25,
         CONF_LOW_BALANCE: 0.0,
+        CONF_ONLY_46ELKS_SOURCES: False,
     }
 
 

@@ -85,7 +85,6 @@ async def test_unfinished_calls_are_stored(
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     stored = hass_storage[f"{DOMAIN}.{loaded_entry.entry_id}.calls"]["data"]
     assert [c["call_id"] for c in stored["ongoing"]] == [placed["id"]]
-    elks.sim.faults.clear()
 
 
 async def test_remove_entry_forgets_calls(
@@ -102,7 +101,6 @@ async def test_remove_entry_forgets_calls(
     await hass.config_entries.async_remove(loaded_entry.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.{loaded_entry.entry_id}.calls" not in hass_storage
-    elks.sim.faults.clear()
 
 
 @pytest.fixture
