@@ -501,3 +501,95 @@ async def test_wrong_keys_until_hung_up_on(
     await ended(hass, elks, [placed["id"]])
     assert events[0].data["outcome"] == "no_input"
     assert elks.sim.calls[placed["id"]].actions[-1] == {"hangup": "reject"}
+
+
+@pytest.mark.parametrize(
+    "http_components",
+    [{**HTTP_COMPONENTS_WITH_TTS, "media_source": {}}],
+)
+async def test_play_media_source(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+) -> None:
+    """A media-source item (here a TTS one) is played from a public URL."""
+    await call(
+        hass,
+        to=ANSWERS,
+        play="media-source://tts/tts.test_speech?message=Door+open&language=en",
+    )
+    voice_start = json.loads(elks.call_posts()[0]["voice_start"])
+    assert voice_start["play"].startswith(str(hass_http.make_url("/api/tts_proxy/")))
+
+
+@pytest.mark.parametrize(
+    "http_components",
+    [{**HTTP_COMPONENTS_WITH_TTS, "media_source": {}}],
+)
+async def test_play_missing_media_source(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A media-source item that does not resolve is named in the error."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, to=ANSWERS, play="media-source://nothing/here")
+    assert err.value.translation_key == "media_not_found"
+    assert err.value.translation_placeholders["media"] == "media-source://nothing/here"
+    assert elks.call_posts() == []
+
+
+async def test_answer_before_call_response(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """46elks asking for the first step before our POST returned still gets it."""
+    elks.sim.faults.delay_next(0.3)
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    [placed] = (await call(hass, to=PRESSES_1, play="sound/beep", require_ack=True))[
+        "calls"
+    ]
+    await ended(hass, elks, [placed["id"]])
+    # Answered 1 ms after dialling, 300 ms before our POST returned: had the
+    # first step not waited for the placement, the call would have hung up.
+    first_flow = next(d for d in elks.sim.deliveries if d.kind == "voice_start")
+    assert "ivr" in json.loads(first_flow.response_text)
+    assert events[0].data["outcome"] == "acknowledged"
+
+
+async def test_interactive_call_survives_restart(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+) -> None:
+    """A restart between the prompt and the key press loses nothing."""
+    # The test plays 46elks' part of the call flow itself.
+    elks.sim.set_callee(ANSWERS, Callee.answer(after=1e6))
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    [placed] = (await call(hass, to=ANSWERS, play="sound/beep", require_ack=True))[
+        "calls"
+    ]
+
+    async def flow(result: str) -> dict[str, Any]:
+        response = await hass_http.post(
+            f"/api/webhook/{WEBHOOK_ID}",
+            data=f"callid={placed['id']}&result={result}&direction=outgoing",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        return dict(await response.json())
+
+    assert "ivr" in await flow("newoutgoing")
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert await flow("1") == {"play": "sound/beep", "skippable": False}
+    response = await hass_http.post(
+        f"/api/webhook/{WEBHOOK_ID}",
+        data=(
+            f"id={placed['id']}&from=%2B46766860001&to=%2B46700000101&state=success"
+            "&created=2026-11-27T10:00:00.000000&start=2026-11-27T10:00:05.000000&duration=9"
+        ),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status == 200
+    await hass.async_block_till_done()
+    assert events[0].data["outcome"] == "acknowledged"
+    assert events[0].data["acknowledged"] is True

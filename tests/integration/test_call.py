@@ -226,3 +226,13 @@ async def test_caller_id_refused_by_46elks(
     assert err.value.translation_placeholders["to"] == ANSWERS
     assert "+46766860002" in err.value.translation_placeholders["message"]
     assert "+46766860002" in str(err.value)
+
+
+async def test_message_without_tts(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Without text-to-speech set up, a message is refused with a clear error."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, to=ANSWERS, message="Smoke")
+    assert err.value.translation_key == "no_tts"
+    assert elks.call_posts() == []
