@@ -85,13 +85,18 @@ def _credentials_schema(
 
 
 async def _async_validate(
-    hass: HomeAssistant, username: str, password: str, base_url: str
+    hass: HomeAssistant, data: Mapping[str, Any]
 ) -> tuple[Account | None, dict[str, str]]:
     """Check credentials with ``GET /me``; returns the account or form errors."""
-    if not base_url.startswith(("http://", "https://")):
+    if not data[CONF_BASE_URL].startswith(("http://", "https://")):
         return None, {"base": "invalid_url"}
     try:
-        client = ElksClient(async_get_clientsession(hass), username, password, base_url)
+        client = ElksClient(
+            async_get_clientsession(hass),
+            data[CONF_USERNAME],
+            data[CONF_PASSWORD],
+            data[CONF_BASE_URL],
+        )
         return await client.get_account(), {}
     except ElksAuthenticationError:
         return None, {"base": "invalid_auth"}
@@ -185,9 +190,7 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _flatten(user_input)
-            account, errors = await _async_validate(
-                self.hass, data[CONF_USERNAME], data[CONF_PASSWORD], data[CONF_BASE_URL]
-            )
+            account, errors = await _async_validate(self.hass, data)
             if account is not None:
                 await self.async_set_unique_id(account.id)
                 self._abort_if_unique_id_configured()
@@ -250,10 +253,7 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             account, errors = await _async_validate(
-                self.hass,
-                user_input[CONF_USERNAME],
-                user_input[CONF_PASSWORD],
-                entry.data[CONF_BASE_URL],
+                self.hass, {**user_input, CONF_BASE_URL: entry.data[CONF_BASE_URL]}
             )
             if account is not None:
                 await self.async_set_unique_id(account.id)
@@ -287,9 +287,7 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _flatten(user_input)
-            account, errors = await _async_validate(
-                self.hass, data[CONF_USERNAME], data[CONF_PASSWORD], data[CONF_BASE_URL]
-            )
+            account, errors = await _async_validate(self.hass, data)
             if account is not None:
                 await self.async_set_unique_id(account.id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
