@@ -10,10 +10,10 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
-from .const import DOMAIN, ISSUE_NO_PUBLIC_URL
+from .const import DOMAIN
+from .issues import async_no_public_url
 
 
 def public_base_url(hass: HomeAssistant, entry_id: str, title: str) -> str:
@@ -25,16 +25,7 @@ def public_base_url(hass: HomeAssistant, entry_id: str, title: str) -> str:
     try:
         return get_url(hass, allow_internal=False, prefer_external=True)
     except NoURLAvailableError as err:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            f"{ISSUE_NO_PUBLIC_URL}_{entry_id}",
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_NO_PUBLIC_URL,
-            translation_placeholders={"account": title},
-            learn_more_url="https://www.home-assistant.io/docs/configuration/remote/",
-        )
+        async_no_public_url(hass, entry_id, title, missing=True)
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="no_public_url"
         ) from err

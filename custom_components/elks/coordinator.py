@@ -6,17 +6,11 @@ from datetime import timedelta
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .api import Account, ElksAuthenticationError, ElksClient, ElksError
-from .const import (
-    BALANCE_UPDATE_MINUTES,
-    CONF_LOW_BALANCE,
-    DOMAIN,
-    ISSUE_LOW_BALANCE,
-    LOGGER,
-)
+from .const import BALANCE_UPDATE_MINUTES, CONF_LOW_BALANCE, DOMAIN, LOGGER
+from .issues import async_low_balance
 from .models import ElksConfigEntry
 
 
@@ -59,22 +53,17 @@ class ElksAccountCoordinator(DataUpdateCoordinator[Account]):
 
         An alarm call must not fail because the account ran dry.
         """
-        issue_id = f"{ISSUE_LOW_BALANCE}_{self.config_entry.entry_id}"
         threshold = float(self.config_entry.options.get(CONF_LOW_BALANCE) or 0)
-        if threshold > 0 and self.data.balance_amount < threshold:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_LOW_BALANCE,
-                translation_placeholders={
-                    "account": self.config_entry.title,
-                    "balance": f"{self.data.balance_amount:.2f} {self.data.currency}",
-                    "threshold": f"{threshold:.2f} {self.data.currency}",
-                },
-                learn_more_url="https://46elks.com/account",
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        account = self.data
+        low = threshold > 0 and account.balance_amount < threshold
+        async_low_balance(
+            self.hass,
+            self.config_entry.entry_id,
+            {
+                "account": self.config_entry.title,
+                "balance": f"{account.balance_amount:.2f} {account.currency}",
+                "threshold": f"{threshold:.2f} {account.currency}",
+            }
+            if low
+            else None,
+        )

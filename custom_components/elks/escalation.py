@@ -13,13 +13,13 @@ from typing import Any
 import uuid
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .api import Call
-from .const import DOMAIN, ISSUE_ESCALATION_INTERRUPTED, LOGGER, MAX_CALL_SECONDS
+from .const import DOMAIN, LOGGER, MAX_CALL_SECONDS
 from .events import CallEvents
+from .issues import async_escalation_interrupted
 from .placement import PlacementFailure
 
 STORAGE_VERSION = 1
@@ -92,15 +92,10 @@ class EscalationManager:
                 escalation.id,
                 len(escalation.attempts),
             )
-            ir.async_create_issue(
+            async_escalation_interrupted(
                 self._hass,
-                DOMAIN,
-                f"{ISSUE_ESCALATION_INTERRUPTED}_{escalation.id}",
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_ESCALATION_INTERRUPTED,
-                translation_placeholders={
+                escalation.id,
+                {
                     "escalation_id": escalation.id,
                     "started": escalation.started,
                     "recipients": ", ".join(escalation.recipients),

@@ -15,7 +15,6 @@ import probatio
 from homeassistant.components import webhook
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
 
 from .api import CALL_STATES, Call, ElksResponseError, hangup_action
@@ -24,9 +23,9 @@ from .const import (
     CONF_ONLY_46ELKS_SOURCES,
     DOMAIN,
     ELKS_WEBHOOK_SOURCES,
-    ISSUE_NO_PUBLIC_URL,
     LOGGER,
 )
+from .issues import async_no_public_url
 
 if TYPE_CHECKING:
     from .models import ElksConfigEntry
@@ -132,13 +131,23 @@ class ElksWebhook:
         )
 
     @callback
+    def _cloudhook_url(self) -> str | None:
+        """Return the stored cloudhook while the Home Assistant Cloud subscription lasts."""
+        url: str | None = self._entry.data.get(CONF_CLOUDHOOK_URL)
+        if url is None or "cloud" not in self._hass.config.components:
+            return None
+        from homeassistant.components import cloud  # noqa: PLC0415
+
+        return url if cloud.async_active_subscription(self._hass) else None
+
+    @callback
     def hangup_url(self) -> str | None:
         """URL for 46elks' ``whenhangup``, or None when Home Assistant is unreachable.
 
         Without one, calls still go out and their state comes only from the
         API response; a repair issue explains how to fix it.
         """
-        url: str | None = self._entry.data.get(CONF_CLOUDHOOK_URL)
+        url = self._cloudhook_url()
         if url is None:
             try:
                 url = webhook.async_generate_url(
@@ -149,21 +158,9 @@ class ElksWebhook:
                 )
             except NoURLAvailableError:
                 url = None
-        if url is None:
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                f"{ISSUE_NO_PUBLIC_URL}_{self._entry.entry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_NO_PUBLIC_URL,
-                translation_placeholders={"account": self._entry.title},
-                learn_more_url="https://www.home-assistant.io/docs/configuration/remote/",
-            )
-        else:
-            ir.async_delete_issue(
-                self._hass, DOMAIN, f"{ISSUE_NO_PUBLIC_URL}_{self._entry.entry_id}"
-            )
+        async_no_public_url(
+            self._hass, self._entry.entry_id, self._entry.title, missing=url is None
+        )
         return url
 
     async def _async_handle(

@@ -273,3 +273,23 @@ async def test_oversize_chunked_hangup_ignored(
     response = await hass_http.post(WEBHOOK_PATH, data=body(), headers=FORM)
     assert response.status == 200
     assert events == []
+
+
+async def test_lapsed_cloud_subscription_uses_external_url(
+    hass: HomeAssistant,
+    elks: Elks,
+    config_entry: MockConfigEntry,
+    hass_http: TestClient,
+) -> None:
+    """A stored cloudhook is not handed out once the subscription has ended."""
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_CLOUDHOOK_URL: CLOUDHOOK}
+    )
+    hass.config.components.add("cloud")
+    with patch(
+        "homeassistant.components.cloud.async_active_subscription", return_value=False
+    ):
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
+        await call(hass, to=ANSWERS, play="sound/beep")
+    assert elks.call_posts()[0]["whenhangup"].endswith(WEBHOOK_PATH)

@@ -1,0 +1,74 @@
+"""Repair issues: each in one place, with its id, severity and text key."""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+
+from .const import (
+    DOMAIN,
+    ISSUE_ESCALATION_INTERRUPTED,
+    ISSUE_LOW_BALANCE,
+    ISSUE_NO_PUBLIC_URL,
+)
+
+REMOTE_ACCESS_DOCS = "https://www.home-assistant.io/docs/configuration/remote/"
+
+
+@callback
+def async_no_public_url(
+    hass: HomeAssistant, entry_id: str, title: str, *, missing: bool
+) -> None:
+    """Say (or stop saying) that 46elks cannot reach Home Assistant."""
+    issue_id = f"{ISSUE_NO_PUBLIC_URL}_{entry_id}"
+    if not missing:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_NO_PUBLIC_URL,
+        translation_placeholders={"account": title},
+        learn_more_url=REMOTE_ACCESS_DOCS,
+    )
+
+
+@callback
+def async_low_balance(
+    hass: HomeAssistant, entry_id: str, placeholders: dict[str, str] | None
+) -> None:
+    """Warn of a low balance (placeholders given), or clear the warning (None)."""
+    issue_id = f"{ISSUE_LOW_BALANCE}_{entry_id}"
+    if placeholders is None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_LOW_BALANCE,
+        translation_placeholders=placeholders,
+        learn_more_url="https://46elks.com/account",
+    )
+
+
+@callback
+def async_escalation_interrupted(
+    hass: HomeAssistant, escalation_id: str, placeholders: dict[str, str]
+) -> None:
+    """Report an escalation that a stop cut short; the user dismisses it."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        f"{ISSUE_ESCALATION_INTERRUPTED}_{escalation_id}",
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_ESCALATION_INTERRUPTED,
+        translation_placeholders=placeholders,
+    )
