@@ -243,8 +243,14 @@ async def _async_audio_maker(
                 options=data.get(ATTR_TTS_OPTIONS),
             )
 
-        speak()  # fail now, before anybody is called, if TTS cannot work
-        return speak
+        # Made now so that a TTS problem fails the action before anybody is
+        # called; the first call uses it, later ones get fresh audio.
+        ready = [speak()]
+
+        def next_audio() -> str:
+            return ready.pop() if ready else speak()
+
+        return next_audio
     if ATTR_PLAY in data:
         source: str = data[ATTR_PLAY].strip()
         if source.startswith("media-source://"):
