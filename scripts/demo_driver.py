@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 import contextlib
 import ctypes
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 import fcntl
 import json
 import os
@@ -121,9 +122,6 @@ def configuration_yaml(port: int, *, develop: bool) -> str:
         "  time_zone: Europe/Stockholm",
         f"  external_url: {url}",
         f"  internal_url: {url}",
-        "http:",
-        "  server_host: 127.0.0.1",
-        f"  server_port: {port}",
         "logger:",
         "  default: warning",
         "  logs:",
@@ -164,6 +162,35 @@ def prepare_config_dir(config_dir: Path, port: int, *, develop: bool) -> None:
     link.symlink_to(REPO / "custom_components" / "elks", target_is_directory=True)
     storage = config_dir / ".storage"
     storage.mkdir(exist_ok=True)
+    # Home Assistant 2026.10 keeps HTTP settings in storage and asks in the
+    # UI to confirm ones that come from YAML (reverting them after minutes),
+    # so the loopback address and port are written there as settled.
+    (storage / "http").write_text(
+        json.dumps(
+            {
+                "version": 2,
+                "minor_version": 2,
+                "key": "http",
+                "data": {
+                    "stable": {
+                        "server_host": ["127.0.0.1"],
+                        "server_port": port,
+                        "cors_allowed_origins": ["https://cast.home-assistant.io"],
+                        "login_attempts_threshold": -1,
+                        "ip_ban_enabled": True,
+                        "ssl_profile": "modern",
+                        "use_x_frame_options": True,
+                        "created_at": datetime.now(UTC).isoformat(),
+                        "error": None,
+                        "error_message": None,
+                    },
+                    "pending": None,
+                    "yaml_migration_done": True,
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
     onboarding = storage / "onboarding"
     if not onboarding.exists():
         onboarding.write_text(
