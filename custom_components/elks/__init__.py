@@ -47,7 +47,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     tracker = CallTracker(hass, entry.entry_id, events)
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)
-    escalations = EscalationManager(hass, entry.entry_id, events, tracker.wait_for_end)
+    escalations = EscalationManager(hass, entry.entry_id, events, tracker.async_outcome)
     entry.async_on_unload(escalations.async_unload)
     elks_webhook = ElksWebhook(hass, entry)
     entry.runtime_data = ElksData(
@@ -85,7 +85,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> Non
     tracker = CallTracker(hass, entry.entry_id, events)
     await tracker.async_remove()
     await EscalationManager(
-        hass, entry.entry_id, events, tracker.wait_for_end
+        hass, entry.entry_id, events, tracker.async_outcome
     ).async_remove()
     if "cloud" in hass.config.components:
         from homeassistant.components import cloud  # noqa: PLC0415

@@ -25,6 +25,7 @@ from .const import (
     EARLY_HANGUP_GRACE_SECONDS,
     FINISHED_CALLS_KEPT,
     LOGGER,
+    MAX_CALL_SECONDS,
 )
 from .flows import CallPlan, FlowState, FlowStep, call_outcome, next_step
 
@@ -291,6 +292,18 @@ class CallTracker:
                     if not waiter.done():
                         waiter.set_result("acknowledged")
         return step
+
+    async def async_outcome(self, call_id: str, ring_timeout: int) -> str:
+        """Wait for how a call ended (early on acknowledgement).
+
+        ``unknown`` when no hangup came within the ring timeout plus the
+        longest a call may take: whoever waits must not wait forever.
+        """
+        try:
+            async with asyncio.timeout(ring_timeout + MAX_CALL_SECONDS):
+                return await self.wait_for_end(call_id)
+        except TimeoutError:
+            return "unknown"
 
     def wait_for_end(self, call_id: str) -> asyncio.Future[str]:
         """Return a future resolved with the call's outcome (early on acknowledgement)."""

@@ -17,7 +17,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .api import Call
-from .const import DOMAIN, LOGGER, MAX_CALL_SECONDS
+from .const import DOMAIN, LOGGER
 from .events import CallEvents
 from .issues import async_escalation_interrupted
 from .placement import PlacementFailure
@@ -26,7 +26,7 @@ STORAGE_VERSION = 1
 _RESULTS_THAT_STOP = {"acknowledged", "answered"}
 
 PlaceCall = Callable[[str], Awaitable[Call | PlacementFailure]]
-WaitForEnd = Callable[[str], "asyncio.Future[str]"]
+WaitForOutcome = Callable[[str, int], Awaitable[str]]
 
 
 @dataclass(slots=True)
@@ -66,13 +66,13 @@ class EscalationManager:
         hass: HomeAssistant,
         entry_id: str,
         events: CallEvents,
-        wait_for_end: WaitForEnd,
+        outcome: WaitForOutcome,
     ) -> None:
         """Prepare; nothing runs until ``start``."""
         self._hass = hass
         self._entry_id = entry_id
         self._events = events
-        self._wait_for_end = wait_for_end
+        self._outcome = outcome
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.escalations"
         )
@@ -220,12 +220,8 @@ class EscalationManager:
             first.set_result(dict(attempt))
         if isinstance(result, PlacementFailure):
             return "not_placed"
-        try:
-            async with asyncio.timeout(call_timeout + MAX_CALL_SECONDS):
-                outcome = await self._wait_for_end(result.id)
-        except TimeoutError:
-            # No hangup came: move on rather than wait forever for one person.
-            outcome = "unknown"
+        # "unknown" when no hangup came: move on rather than wait forever.
+        outcome = await self._outcome(result.id, call_timeout)
         attempt["outcome"] = outcome
         return outcome
 

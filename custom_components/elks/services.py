@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 import json
-from typing import Any
+from typing import Any, cast
 
 import probatio
 
@@ -21,6 +21,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, service
+from homeassistant.util.json import JsonValueType
 
 from .api import (
     Call,
@@ -278,7 +279,7 @@ async def _async_call(call: ServiceCall) -> ServiceResponse:
     )
     runtime = entry.runtime_data
     hook_url = runtime.webhook.hangup_url()
-    if hook_url is None and (plan.interactive or sequential):
+    if hook_url is None and (plan.interactive or sequential or data[ATTR_WAIT]):
         raise _invalid("needs_webhook")
     make_audio = await _async_audio_maker(hass, entry, data)
 
@@ -304,11 +305,24 @@ async def _async_call(call: ServiceCall) -> ServiceResponse:
     _log_failures(failures)
     if not placed:
         raise _all_failed(failures)
+    calls = [_call_data(placed_call) for placed_call in placed]
+    if data[ATTR_WAIT]:
+        outcomes = await asyncio.gather(
+            *(
+                entry.runtime_data.tracker.async_outcome(placed_call.id, timeout)
+                for placed_call in placed
+            )
+        )
+        for call_data, outcome in zip(calls, outcomes, strict=True):
+            call_data["outcome"] = outcome
+            call_data["acknowledged"] = (
+                outcome == "acknowledged" if plan.ack_digit else None
+            )
     if not call.return_response:
         return None
     return {
-        "calls": [_call_data(placed_call) for placed_call in placed],
-        "errors": [failure.as_dict() for failure in failures],
+        "calls": cast("list[JsonValueType]", calls),
+        "errors": [cast("JsonValueType", failure.as_dict()) for failure in failures],
     }
 
 

@@ -593,3 +593,23 @@ async def test_interactive_call_survives_restart(
     await hass.async_block_till_done()
     assert events[0].data["outcome"] == "acknowledged"
     assert events[0].data["acknowledged"] is True
+
+
+async def test_parallel_wait_reports_each_outcome(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """wait: true in parallel mode returns how every call ended."""
+    response = await call(
+        hass,
+        to=[PRESSES_1, VOICEMAIL, BUSY],
+        play="sound/beep",
+        require_ack=True,
+        timeout=5,
+        wait=True,
+    )
+    outcomes = {c["to"]: (c["outcome"], c["acknowledged"]) for c in response["calls"]}
+    assert outcomes == {
+        PRESSES_1: ("acknowledged", True),
+        VOICEMAIL: ("no_input", False),
+        BUSY: ("busy", False),
+    }
