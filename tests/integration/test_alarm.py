@@ -613,3 +613,27 @@ async def test_parallel_wait_reports_each_outcome(
         VOICEMAIL: ("no_input", False),
         BUSY: ("busy", False),
     }
+
+
+async def test_escalation_three_recipients_second_acknowledges(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Voicemail first, the second acknowledges: the third is never called."""
+    finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    response = await call(
+        hass,
+        to=[VOICEMAIL, PRESSES_1, ANSWERS],
+        message="Smoke in the kitchen",
+        lead_in="pause",
+        require_ack=True,
+        mode="sequential",
+        wait=True,
+    )
+    escalation = response["escalation"]
+    assert (escalation["result"], escalation["answered_by"]) == (
+        "acknowledged",
+        PRESSES_1,
+    )
+    assert [form["to"] for form in elks.call_posts()] == [VOICEMAIL, PRESSES_1]
+    await hass.async_block_till_done()
+    assert finished[0].data["answered_by"] == PRESSES_1
