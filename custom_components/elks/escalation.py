@@ -119,7 +119,8 @@ class EscalationManager:
             }
         )
 
-    async def async_start(
+    @callback
+    def start(
         self,
         entry_create_task: Callable[
             [Coroutine[Any, Any, None], str], asyncio.Task[None]
@@ -131,7 +132,7 @@ class EscalationManager:
         place: PlaceCall,
         call_timeout: int,
     ) -> Escalation:
-        """Start an escalation in the background; stored before the first call."""
+        """Start an escalation in the background; it is stored before its first call."""
         escalation = Escalation(
             id=uuid.uuid4().hex,
             recipients=recipients,
@@ -145,7 +146,6 @@ class EscalationManager:
             f"elks escalation {escalation.id}",
         )
         self._running[escalation.id] = (escalation, task)
-        await self._async_save()
         return escalation
 
     async def async_first_call(self, escalation_id: str) -> dict[str, Any]:
@@ -170,6 +170,8 @@ class EscalationManager:
     ) -> None:
         first = self._first_call[escalation.id]
         try:
+            # Stored before the first call, so a crash during it is reported.
+            await self._async_save()
             for round_number in range(1, escalation.rounds + 1):
                 for to in escalation.recipients:
                     attempt: dict[str, Any] = {"round": round_number, "to": to}

@@ -335,7 +335,7 @@ async def _async_escalate(
     timeout: int,
 ) -> ServiceResponse:
     manager = entry.runtime_data.escalations
-    escalation = await manager.async_start(
+    escalation = manager.start(
         lambda coro, name: entry.async_create_background_task(call.hass, coro, name),
         recipients=recipients,
         rounds=data[ATTR_ROUNDS],
