@@ -386,15 +386,10 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
         """Name and number of a new recipient."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
-            except InvalidNumberError:
-                errors[CONF_RECIPIENT_NUMBER] = "invalid_number"
-            else:
-                return self.async_create_entry(
-                    title=user_input[CONF_NAME].strip(),
-                    data={CONF_RECIPIENT_NUMBER: number},
-                )
+            recipient, errors = _parse_recipient(user_input)
+            if recipient is not None:
+                title, data = recipient
+                return self.async_create_entry(title=title, data=data)
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
@@ -410,16 +405,11 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
         subentry = self._get_reconfigure_subentry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
-            except InvalidNumberError:
-                errors[CONF_RECIPIENT_NUMBER] = "invalid_number"
-            else:
+            recipient, errors = _parse_recipient(user_input)
+            if recipient is not None:
+                title, data = recipient
                 return self.async_update_and_abort(
-                    self._get_entry(),
-                    subentry,
-                    title=user_input[CONF_NAME].strip(),
-                    data={CONF_RECIPIENT_NUMBER: number},
+                    self._get_entry(), subentry, title=title, data=data
                 )
         return self.async_show_form(
             step_id="reconfigure",
@@ -429,6 +419,17 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
             ),
             errors=errors,
         )
+
+
+def _parse_recipient(
+    user_input: Mapping[str, Any],
+) -> tuple[tuple[str, dict[str, Any]] | None, dict[str, str]]:
+    """Return (title, data) of a recipient form, or the form's errors."""
+    try:
+        number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
+    except InvalidNumberError:
+        return None, {CONF_RECIPIENT_NUMBER: "invalid_number"}
+    return (user_input[CONF_NAME].strip(), {CONF_RECIPIENT_NUMBER: number}), {}
 
 
 def _flatten(user_input: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,32 +16,14 @@ REMOTE_ACCESS_DOCS = "https://www.home-assistant.io/docs/configuration/remote/"
 
 
 @callback
-def async_no_public_url(
-    hass: HomeAssistant, entry_id: str, title: str, *, missing: bool
+def _async_warning(
+    hass: HomeAssistant,
+    issue_id: str,
+    translation_key: str,
+    placeholders: dict[str, str] | None,
+    learn_more_url: str,
 ) -> None:
-    """Say (or stop saying) that 46elks cannot reach Home Assistant."""
-    issue_id = f"{ISSUE_NO_PUBLIC_URL}_{entry_id}"
-    if not missing:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_NO_PUBLIC_URL,
-        translation_placeholders={"account": title},
-        learn_more_url=REMOTE_ACCESS_DOCS,
-    )
-
-
-@callback
-def async_low_balance(
-    hass: HomeAssistant, entry_id: str, placeholders: dict[str, str] | None
-) -> None:
-    """Warn of a low balance (placeholders given), or clear the warning (None)."""
-    issue_id = f"{ISSUE_LOW_BALANCE}_{entry_id}"
+    """Raise a warning that lasts while its cause does; None clears it."""
     if placeholders is None:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
@@ -51,9 +33,37 @@ def async_low_balance(
         issue_id,
         is_fixable=False,
         severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_LOW_BALANCE,
+        translation_key=translation_key,
         translation_placeholders=placeholders,
-        learn_more_url="https://46elks.com/account",
+        learn_more_url=learn_more_url,
+    )
+
+
+@callback
+def async_no_public_url(
+    hass: HomeAssistant, entry_id: str, title: str, *, missing: bool
+) -> None:
+    """Say (or stop saying) that 46elks cannot reach Home Assistant."""
+    _async_warning(
+        hass,
+        f"{ISSUE_NO_PUBLIC_URL}_{entry_id}",
+        ISSUE_NO_PUBLIC_URL,
+        {"account": title} if missing else None,
+        REMOTE_ACCESS_DOCS,
+    )
+
+
+@callback
+def async_low_balance(
+    hass: HomeAssistant, entry_id: str, placeholders: dict[str, str] | None
+) -> None:
+    """Warn of a low balance (placeholders given), or clear the warning (None)."""
+    _async_warning(
+        hass,
+        f"{ISSUE_LOW_BALANCE}_{entry_id}",
+        ISSUE_LOW_BALANCE,
+        placeholders,
+        "https://46elks.com/account",
     )
 
 
