@@ -325,6 +325,9 @@ class ElksOptionsFlow(OptionsFlow):
             caller_ids = await _async_caller_ids(
                 self.hass, self.config_entry.data, None
             )
+        except ElksAuthenticationError:
+            self.config_entry.async_start_reauth(self.hass)
+            return self.async_abort(reason="reauth_required")
         except ElksError:
             return self.async_abort(reason="cannot_connect")
         current = self.config_entry.options.get(CONF_CALLER_ID)

@@ -40,8 +40,8 @@ async def async_get_config_entry_diagnostics(
             "reachable": hangup_url is not None,
             "via_cloud": bool(entry.data.get(CONF_CLOUDHOOK_URL)),
         },
-        "calls": {
-            "ongoing": runtime.tracker.ongoing_count,
-            "uncertain": runtime.tracker.uncertain_count,
-        },
+        "calls": runtime.tracker.sizes,
+        "escalations_running": runtime.escalations.running_count,
+        "recipients": len(entry.subentries),
+        "balance_update_ok": runtime.coordinator.last_update_success,
     }

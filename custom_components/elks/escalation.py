@@ -157,6 +157,11 @@ class EscalationManager:
         if (running := self._running.get(escalation_id)) is not None:
             await asyncio.wait([running[1]])
 
+    @property
+    def running_count(self) -> int:
+        """Number of escalations running now."""
+        return len(self._running)
+
     @callback
     def cancel(self, escalation_id: str) -> bool:
         """Stop an escalation; no further calls are placed."""

@@ -249,3 +249,15 @@ async def test_options_when_46elks_unreachable(
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "cannot_connect"
+
+
+async def test_options_with_rejected_credentials(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Rotated credentials: the options flow says so and reauth starts."""
+    elks.account.password = "rotated"
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_required"
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == "reauth"

@@ -238,7 +238,16 @@ async def test_diagnostics_and_logs_hold_no_secrets(
 
     diagnostics = await async_get_config_entry_diagnostics(hass, loaded_entry)
     assert diagnostics["webhook"] == {"reachable": True, "via_cloud": False}
-    assert diagnostics["calls"] == {"ongoing": 0, "uncertain": 0}
+    assert diagnostics["calls"] == {
+        "ongoing": 0,
+        "interactive": 0,
+        "uncertain": 0,
+        "finished": 1,
+        "parked": 0,
+    }
+    assert diagnostics["escalations_running"] == 0
+    assert diagnostics["recipients"] == 0
+    assert diagnostics["balance_update_ok"] is True
     assert diagnostics["account"]["currency"] == "SEK"
     dumped = json.dumps(diagnostics)
     for secret in (PASSWORD, USERNAME, WEBHOOK_ID, elks.account.id, CALLER_ID):
