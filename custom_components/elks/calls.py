@@ -60,12 +60,6 @@ class _Pending:
     from_number: str
     placed_at: float  # wall clock, so that it survives a restart
     call_id: str | None = None
-    plan: dict[str, Any] | None = None
-    flow: dict[str, Any] | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _Pending:
-        return cls(**data)
 
 
 @dataclass(slots=True)
@@ -121,17 +115,16 @@ class CallTracker:
         """Load unfinished calls stored before a restart."""
         data = await self._store.async_load() or {}
         for item in data.get("ongoing", []):
-            pending = _Pending.from_dict(item)
+            item = dict(item)
+            plan, flow = item.pop("plan", None), item.pop("flow", None)
+            pending = _Pending(**item)
             if pending.call_id:
                 self._ongoing[pending.call_id] = pending
-                if pending.plan is not None:
+                if plan is not None:
                     self._live[pending.call_id] = _Live(
-                        CallPlan.from_dict(pending.plan),
-                        FlowState(**(pending.flow or {})),
+                        CallPlan.from_dict(plan), FlowState(**(flow or {}))
                     )
-        self._uncertain = [
-            _Pending.from_dict(item) for item in data.get("uncertain", [])
-        ]
+        self._uncertain = [_Pending(**item) for item in data.get("uncertain", [])]
         for call_id in data.get("finished", []):
             self._finished[call_id] = "unknown"
         self._prune()
@@ -145,14 +138,19 @@ class CallTracker:
         await self._store.async_remove()
 
     def _data(self) -> dict[str, Any]:
-        for call_id, live in self._live.items():
-            if (pending := self._ongoing.get(call_id)) is not None:
-                pending.flow = live.state.as_dict()
         return {
-            "ongoing": [asdict(pending) for pending in self._ongoing.values()],
+            "ongoing": [self._stored(pending) for pending in self._ongoing.values()],
             "uncertain": [asdict(pending) for pending in self._uncertain],
             "finished": list(self._finished),
         }
+
+    def _stored(self, pending: _Pending) -> dict[str, Any]:
+        """Return an unfinished call as stored, with its call flow if it has one."""
+        stored = asdict(pending)
+        if (live := self._live.get(pending.call_id or "")) is not None:
+            stored["plan"] = live.plan.as_dict()
+            stored["flow"] = live.state.as_dict()
+        return stored
 
     @callback
     def _schedule_save(self) -> None:
@@ -177,15 +175,10 @@ class CallTracker:
                 call, "failed" if call.state == "failed" else call.state, None, None
             )
             return
-        interactive = plan is not None and plan.interactive
         self._ongoing[call.id] = _Pending(
-            call.to,
-            call.from_number,
-            time.time(),
-            call.id,
-            plan.as_dict() if interactive and plan else None,
+            call.to, call.from_number, time.time(), call.id
         )
-        if interactive and plan is not None:
+        if plan is not None and plan.interactive:
             self._live[call.id] = _Live(plan)
         self._schedule_save()
         self._listener.call_placed(call)
