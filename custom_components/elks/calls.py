@@ -171,9 +171,7 @@ class CallTracker:
         if call.state != "ongoing":
             # 46elks may refuse at once with a final state in a 2xx body.
             self._listener.call_placed(call)
-            self._end(
-                call, "failed" if call.state == "failed" else call.state, None, None
-            )
+            self._end(call, call.state, None)
             return
         self._ongoing[call.id] = _Pending(
             call.to, call.from_number, time.time(), call.id
@@ -230,7 +228,7 @@ class CallTracker:
             acknowledged = (
                 live.state.acknowledged if live and live.plan.ack_digit else None
             )
-            self._end(call, outcome, acknowledged, live)
+            self._end(call, outcome, acknowledged)
             return "applied"
         for pending in self._uncertain:
             if (pending.to, pending.from_number) == (call.to, call.from_number):
@@ -242,12 +240,13 @@ class CallTracker:
             return "parked"
         return "unknown"
 
-    def _end(
-        self, call: Call, outcome: str, acknowledged: bool | None, live: _Live | None
-    ) -> None:
+    def _end(self, call: Call, outcome: str, acknowledged: bool | None) -> None:
         self._mark_finished(call.id, outcome)
         self._listener.call_ended(call, outcome, acknowledged)
-        for waiter in self._end_waiters.pop(call.id, []):
+        self._resolve_waiters(call.id, outcome)
+
+    def _resolve_waiters(self, call_id: str, outcome: str) -> None:
+        for waiter in self._end_waiters.pop(call_id, []):
             if not waiter.done():
                 waiter.set_result(outcome)
 
@@ -281,9 +280,8 @@ class CallTracker:
         for kind, data in step.events:
             self._listener.flow_event(call_id, pending.to, kind, data)
             if kind == "acknowledged":
-                for waiter in self._end_waiters.pop(call_id, []):
-                    if not waiter.done():
-                        waiter.set_result("acknowledged")
+                # Whoever waits (an escalation) need not wait for the hangup.
+                self._resolve_waiters(call_id, "acknowledged")
         return step
 
     async def async_outcome(self, call_id: str, ring_timeout: int) -> str:
@@ -316,7 +314,7 @@ class CallTracker:
         )
         # Nobody saw it placed, so it counts as a placement too.
         self._listener.call_placed(call)
-        self._end(call, call_outcome(call.state, call.answered, None, None), None, None)
+        self._end(call, call_outcome(call.state, call.answered, None, None), None)
 
     def _mark_finished(self, call_id: str, outcome: str = "unknown") -> None:
         self._finished[call_id] = outcome

@@ -73,8 +73,6 @@ class FlowState:
     answered: bool = False
     acknowledged: bool = False
     no_input: bool = False
-    pin_failed: bool = False
-    keypresses: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the state as JSON-safe data."""
@@ -167,7 +165,7 @@ def next_step(
             state.stage = "ack" if plan.ack_digit else "menu"
             state.attempts = 0
             return FlowStep(_stage_action(plan, state, hook_url))
-        return _retry(plan, state, hook_url, pin=True)
+        return _retry(plan, state, hook_url)
 
     if state.stage == "ack":
         if pressed == plan.ack_digit:
@@ -181,7 +179,6 @@ def next_step(
     # menu
     assert plan.menu is not None
     if pressed is not None and (item := plan.menu.get(pressed)) is not None:
-        state.keypresses.append(pressed)
         state.stage = "done"
         event = ("keypress", {"digits": pressed, "label": item.label})
         if item.connect:
@@ -190,14 +187,11 @@ def next_step(
     return _retry(plan, state, hook_url)
 
 
-def _retry(
-    plan: CallPlan, state: FlowState, hook_url: str, *, pin: bool = False
-) -> FlowStep:
+def _retry(plan: CallPlan, state: FlowState, hook_url: str) -> FlowStep:
     state.attempts += 1
     if state.attempts >= MAX_ATTEMPTS:
         # Silence or wrong keys to the end: no valid input, and we hung up.
         state.no_input = True
-        state.pin_failed = pin
         return _hangup(state)
     return FlowStep(_stage_action(plan, state, hook_url))
 
