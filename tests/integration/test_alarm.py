@@ -398,34 +398,39 @@ async def test_escalation_skips_who_cannot_be_called(
     assert attempts[1]["outcome"] == "acknowledged"
 
 
-async def test_escalation_cancelled(
-    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
-) -> None:
-    """elks.cancel stops the escalation: nobody else is called."""
-    finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
-    response = await call(
+async def slow_escalation(hass: HomeAssistant) -> dict[str, Any]:
+    """Start an escalation whose first callee rings for 300 s; return at once."""
+    return await call(
         hass,
         to=[NO_ANSWER, PRESSES_1],
         play="sound/beep",
         mode="sequential",
         timeout=300,
     )
-    assert response["first_call"]["to"] == NO_ANSWER
+
+
+async def cancel(hass: HomeAssistant, escalation_id: str) -> None:
+    """Run elks.cancel."""
     await hass.services.async_call(
-        DOMAIN, "cancel", {"escalation_id": response["escalation_id"]}, blocking=True
+        DOMAIN, "cancel", {"escalation_id": escalation_id}, blocking=True
     )
+
+
+async def test_escalation_cancelled(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """elks.cancel stops the escalation: nobody else is called."""
+    finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    response = await slow_escalation(hass)
+    assert response["first_call"]["to"] == NO_ANSWER
+    await cancel(hass, response["escalation_id"])
     await hass.async_block_till_done()
     [event] = finished
     assert event.data["result"] == "cancelled"
     await asyncio.sleep(0.5)
     assert [form["to"] for form in elks.call_posts()] == [NO_ANSWER]
     with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(
-            DOMAIN,
-            "cancel",
-            {"escalation_id": response["escalation_id"]},
-            blocking=True,
-        )
+        await cancel(hass, response["escalation_id"])
     assert err.value.translation_key == "unknown_escalation"
 
 
@@ -437,13 +442,7 @@ async def test_escalation_interrupted_by_restart(
 ) -> None:
     """An escalation cut short by a stop is reported on the next start."""
     finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
-    response = await call(
-        hass,
-        to=[NO_ANSWER, PRESSES_1],
-        play="sound/beep",
-        mode="sequential",
-        timeout=300,
-    )
+    response = await slow_escalation(hass)
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     assert finished == []
     assert await hass.config_entries.async_setup(loaded_entry.entry_id)
@@ -479,9 +478,7 @@ async def test_waiting_escalation_cancelled(
     while not elks.call_posts():
         await asyncio.sleep(0.01)
     [escalation_id] = list(loaded_entry.runtime_data.escalations._running)  # noqa: SLF001
-    await hass.services.async_call(
-        DOMAIN, "cancel", {"escalation_id": escalation_id}, blocking=True
-    )
+    await cancel(hass, escalation_id)
     response = await waiting
     assert response["escalation"]["result"] == "cancelled"
     assert [form["to"] for form in elks.call_posts()] == [NO_ANSWER]
