@@ -455,6 +455,12 @@ class Simulator:
             await call.finished.wait()
         return call
 
+    async def wait_webhook_held(self, call_id: str, timeout: float = 5.0) -> None:
+        """Wait (real seconds) until the call's whenhangup is queued by ``hold_webhooks``."""
+        async with asyncio.timeout(timeout):
+            while not any(item.call_id == call_id for item in self.faults.held):
+                await asyncio.sleep(0.005)
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

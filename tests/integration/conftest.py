@@ -32,6 +32,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.setup import async_setup_component
 
+from .roads import CloudRelay, Restarter, Road, relay_fixture
+
 USERNAME = "u0123456789abcdef0123456789abcdef"
 PASSWORD = "s3cret-api-password"
 WEBHOOK_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0secretwebhookid"
@@ -199,3 +201,26 @@ async def speech_engine(hass: HomeAssistant, hass_http: TestClient) -> str:
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
     return "tts.test_speech"
+
+
+@pytest.fixture(params=list(Road))
+def road(request: pytest.FixtureRequest) -> Road:
+    """Each test taking ``road`` runs once by HTTP and once through Home Assistant Cloud."""
+    return Road(request.param)
+
+
+@pytest.fixture
+async def cloud_relay(hass: HomeAssistant) -> AsyncGenerator[CloudRelay]:
+    """Home Assistant Cloud, subscribed: cloudhooks relay to Home Assistant."""
+    async for relay in relay_fixture(hass):
+        yield relay
+
+
+@pytest.fixture
+async def restarter(
+    aiohttp_client: Any, http_components: dict[str, dict[str, Any]]
+) -> AsyncGenerator[Restarter]:
+    """Stop Home Assistant for real and start a new one on the same storage."""
+    restarter = Restarter(aiohttp_client, http_components)
+    yield restarter
+    await restarter.close()
