@@ -40,8 +40,8 @@ from pytest_homeassistant_custom_component.common import (
 
 from homeassistant import loader
 from homeassistant.components import webhook
-from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util.aiohttp import MockRequest, serialize_response
 
@@ -181,6 +181,7 @@ class Restarter:
         self._aiohttp_client = aiohttp_client
         self._components = components
         self._stack = AsyncExitStack()
+        self._started: list[HomeAssistant] = []
         self.relay: CloudRelay | None = None
 
     async def restart(
@@ -205,6 +206,7 @@ class Restarter:
         new_hass = await self._stack.enter_async_context(
             async_test_home_assistant(config_dir=hass.config.config_dir)
         )
+        self._started.append(new_hass)
         # As the enable_custom_integrations fixture does for the first one.
         new_hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
         for component, config in self._components.items():
@@ -247,7 +249,14 @@ class Restarter:
         return new_hass, new_client, new_entry
 
     async def close(self) -> None:
-        """Stop every Home Assistant this started."""
+        """Stop every Home Assistant this started, as the ``hass`` fixture does."""
+        for hass in self._started:
+            if hass.state is CoreState.stopped:
+                continue
+            for entry in hass.config_entries.async_entries():
+                if entry.state is ConfigEntryState.LOADED:
+                    await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_stop(force=True)
         await self._stack.aclose()
 
 
