@@ -20,6 +20,7 @@ from custom_components.elks.const import (
     EVENT_CALL_ENDED,
     EVENT_KEYPRESS,
 )
+from custom_components.elks.webhook import MAX_BODY_BYTES
 from elks_simulator import Callee
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import restore_state
@@ -362,3 +363,21 @@ async def test_websocket_webhook_handle(
     assert response["result"]["status"] == status
     await hass.async_block_till_done()
     assert [e.data["call_id"] for e in events] == ([form["id"]] if applied else [])
+
+
+async def test_oversize_body_by_each_road(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    road: Road,
+) -> None:
+    """A real hangup padded past the size bound is not read; Cloud sends no length."""
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    form = await held_hangup(hass, elks)
+    padded = form | {"pad": "x" * MAX_BODY_BYTES}
+    assert await deliver(hass, hass_http, WEBHOOK_ID, padded, road) == (200, None)
+    await hass.async_block_till_done()
+    assert events == []
+    await release_and_finish(hass, elks, form["id"])
+    assert [e.data["call_id"] for e in events] == [form["id"]]
