@@ -381,3 +381,30 @@ async def test_oversize_body_by_each_road(
     assert events == []
     await release_and_finish(hass, elks, form["id"])
     assert [e.data["call_id"] for e in events] == [form["id"]]
+
+
+async def test_handler_error_does_not_log_the_webhook_id(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    road: Road,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug behind the webhook is logged by us, without the id Home Assistant would print."""
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    form = await held_hangup(hass, elks)
+    tracker = loaded_entry.runtime_data.tracker
+
+    def broken(call: object) -> str:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tracker, "hangup_received", broken)
+        assert await deliver(hass, hass_http, WEBHOOK_ID, form, road) == (200, None)
+    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.name == "custom_components.elks"
+    assert WEBHOOK_ID not in error.getMessage()
+    await release_and_finish(hass, elks, form["id"])
+    assert [e.data["call_id"] for e in events] == [form["id"]]
