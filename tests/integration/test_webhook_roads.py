@@ -26,7 +26,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import restore_state
 
 from .conftest import ANSWERS, PRESSES_1, WEBHOOK_ID, Elks
-from .roads import FORM_HEADERS, CloudRelay, Restarter, Road, deliver
+from .roads import FORM_HEADERS, CloudRelay, Restarter, Road, cloud_deliver, deliver
 from .test_call import SENSOR, call
 
 PIN_CALLER = "+46700000117"
@@ -406,5 +406,29 @@ async def test_handler_error_does_not_log_the_webhook_id(
     [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert error.name == "custom_components.elks"
     assert WEBHOOK_ID not in error.getMessage()
+    await release_and_finish(hass, elks, form["id"])
+    assert [e.data["call_id"] for e in events] == [form["id"]]
+
+
+@pytest.mark.parametrize("length", ["abc", "9" * 5000, "70000"])
+async def test_cloud_content_length_that_cannot_hold(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    length: str,
+) -> None:
+    """Cloud relays headers aiohttp never parsed: a bad or too large length is refused."""
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    form = await held_hangup(hass, elks)
+    status, _ = await cloud_deliver(
+        hass,
+        WEBHOOK_ID,
+        urlencode(form),
+        headers={**FORM_HEADERS, "Content-Length": length},
+    )
+    assert status == 200
+    await hass.async_block_till_done()
+    assert events == []
     await release_and_finish(hass, elks, form["id"])
     assert [e.data["call_id"] for e in events] == [form["id"]]
