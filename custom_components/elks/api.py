@@ -25,6 +25,12 @@ HISTORY_PAGE_LIMIT: Final = 100
 MAX_PAGES: Final = 50
 
 CALL_STATES: Final = ("ongoing", "success", "busy", "failed")
+# How a call can end (a hangup or a finished call never says "ongoing").
+FINAL_CALL_STATES: Final = ("success", "busy", "failed")
+# Bounds of what 46elks can report about one call; anything larger is not a
+# real call and would not survive JSON (state API, storage) as a number.
+MAX_CALL_DURATION_SECONDS: Final = 24 * 3600
+MAX_CALL_COST: Final = 10**10  # 1 000 000 currency units, in 1/10000
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
@@ -314,8 +320,8 @@ class Call:
                 state=state,
                 created=str(data["created"]),
                 start=_opt_str(data.get("start")),
-                duration=_opt_int(data.get("duration")),
-                cost=_opt_int(data.get("cost")),
+                duration=_opt_int(data.get("duration"), MAX_CALL_DURATION_SECONDS),
+                cost=_opt_int(data.get("cost"), MAX_CALL_COST),
                 actions=_json_list(data.get("actions")),
                 legs=_json_list(data.get("legs")),
             )
@@ -334,8 +340,13 @@ def _opt_str(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-def _opt_int(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
+def _opt_int(value: Any, maximum: int) -> int | None:
+    if value in (None, ""):
+        return None
+    number = int(value)
+    if not 0 <= number <= maximum:
+        raise ValueError("out of range")
+    return number
 
 
 def _json_list(value: Any) -> list[Any]:

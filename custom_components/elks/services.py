@@ -365,7 +365,7 @@ def _call_data(placed: Call) -> dict[str, Any]:
 def _log_failures(failures: list[PlacementFailure]) -> None:
     for failure in failures:
         LOGGER.error(
-            "Call to %s was not placed (%s): %s%s",
+            "Call to %s was not placed (%s): %r%s",
             failure.to,
             failure.code,
             failure.message,

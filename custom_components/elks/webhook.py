@@ -9,15 +9,24 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from aiohttp.hdrs import METH_GET, METH_POST, METH_PUT
+from aiohttp.hdrs import CONTENT_LENGTH, METH_GET, METH_POST, METH_PUT
 import probatio
 
 from homeassistant.components import webhook
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
+from homeassistant.util.aiohttp import MockRequest
 
-from .api import CALL_STATES, Call, ElksResponseError, hangup_action
+from .api import (
+    FINAL_CALL_STATES,
+    MAX_CALL_COST,
+    MAX_CALL_DURATION_SECONDS,
+    Call,
+    ElksResponseError,
+    hangup_action,
+    parse_timestamp,
+)
 from .const import (
     CONF_CLOUDHOOK_URL,
     CONF_ONLY_46ELKS_SOURCES,
@@ -37,6 +46,8 @@ _OK = HTTPStatus.OK
 # Home Assistant's warning that would log the secret webhook id.
 _HANDLED_METHODS = (METH_POST, METH_GET, METH_PUT)
 MAX_BODY_BYTES = 64 * 1024
+# ``mock_source`` of the requests the cloud integration builds for cloudhooks.
+CLOUD_SOURCE = "cloud"
 
 
 def _json_list(value: Any) -> list[Any]:
@@ -49,23 +60,40 @@ def _json_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _timestamp(value: Any) -> str:
+    """Accept a 46elks timestamp only if it parses (it is shown and stored)."""
+    if not isinstance(value, str) or parse_timestamp(value) is None:
+        raise probatio.Invalid("not a timestamp")
+    return value
+
+
+def _count(maximum: int) -> Any:
+    """Digits only (no sign, spaces or exponent), then 0..``maximum``."""
+    return probatio.All(
+        str,
+        probatio.Match(r"^[0-9]{1,20}\Z"),
+        probatio.Coerce(int),
+        probatio.Range(min=0, max=maximum),
+    )
+
+
+_PHONE_NUMBER = probatio.All(str, probatio.Match(r"^\+[1-9][0-9]{1,14}\Z"))
+
+# Everything is checked here, before the tracker sees the hangup: a call ends
+# once, so an impossible hangup must not be the one that ends it.
 HANGUP_SCHEMA = probatio.Schema(
     {
         probatio.Required("id"): probatio.All(
-            str, probatio.Match(r"^[a-zA-Z0-9]{1,64}$")
+            str, probatio.Match(r"^[a-zA-Z0-9]{1,64}\Z")
         ),
-        probatio.Required("from"): str,
-        probatio.Required("to"): str,
-        probatio.Required("state"): probatio.In(CALL_STATES),
-        probatio.Required("created"): str,
-        probatio.Optional("direction"): str,
-        probatio.Optional("start"): str,
-        probatio.Optional("duration"): probatio.All(
-            probatio.Coerce(int), probatio.Range(min=0)
-        ),
-        probatio.Optional("cost"): probatio.All(
-            probatio.Coerce(int), probatio.Range(min=0)
-        ),
+        probatio.Required("from"): _PHONE_NUMBER,
+        probatio.Required("to"): _PHONE_NUMBER,
+        probatio.Required("state"): probatio.In(FINAL_CALL_STATES),
+        probatio.Required("created"): _timestamp,
+        probatio.Optional("direction"): probatio.In(("outgoing", "incoming")),
+        probatio.Optional("start"): _timestamp,
+        probatio.Optional("duration"): _count(MAX_CALL_DURATION_SECONDS),
+        probatio.Optional("cost"): _count(MAX_CALL_COST),
         probatio.Optional("actions"): _json_list,
         probatio.Optional("legs"): _json_list,
     },
@@ -167,13 +195,28 @@ class ElksWebhook:
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
         """Handle a POST from 46elks; never raises, always answers."""
+        try:
+            return await self._async_handle_request(hass, request)
+        except Exception:  # noqa: BLE001
+            # Home Assistant would log the error with the secret webhook id.
+            LOGGER.exception("Error handling a 46elks webhook")
+            return web.Response(status=_OK)
+
+    async def _async_handle_request(
+        self, hass: HomeAssistant, request: web.Request
+    ) -> web.Response:
+        """Handle a request.
+
+        ``request`` is aiohttp's, or the ``MockRequest`` Home Assistant Cloud
+        builds for a cloudhook: only what both have is used.
+        """
         if request.method != METH_POST:
             return web.Response(status=HTTPStatus.METHOD_NOT_ALLOWED)
         if self._entry.options.get(CONF_ONLY_46ELKS_SOURCES) and not _from_46elks(
             hass, request
         ):
             LOGGER.warning(
-                "Refused a webhook from %s: not one of 46elks' addresses",
+                "Refused a webhook from %r: not one of 46elks' addresses",
                 request.remote,
             )
             return web.Response(status=HTTPStatus.FORBIDDEN)
@@ -192,11 +235,22 @@ class ElksWebhook:
             return web.Response(status=_OK)
         try:
             call = parse_hangup(form)
-        except (probatio.Invalid, ElksResponseError) as err:
-            LOGGER.warning("Ignored a malformed 46elks hangup: %s", err)
+        except probatio.Invalid as err:
+            # The message names our field and rule, never the value sent.
+            LOGGER.warning(
+                "Ignored an invalid 46elks hangup for call %r: %s %s",
+                _clip(form["id"]),
+                ".".join(str(part) for part in err.path),
+                err.msg,
+            )
+            return web.Response(status=_OK)
+        except ElksResponseError:
+            LOGGER.warning(
+                "Ignored an invalid 46elks hangup for call %r", _clip(form["id"])
+            )
             return web.Response(status=_OK)
         outcome = self._entry.runtime_data.tracker.hangup_received(call)
-        LOGGER.debug("Hangup for call %s: %s", call.id, outcome)
+        LOGGER.debug("Hangup for call %r: %s", call.id, outcome)
         return web.Response(status=_OK)
 
     async def _async_call_flow(self, form: dict[str, str]) -> web.Response:
@@ -212,7 +266,7 @@ class ElksWebhook:
                 call_id, form.get("result", ""), form.get("why"), hook_url=hook_url
             )
         if step is None:
-            LOGGER.debug("Call-flow request for unknown call %s", call_id)
+            LOGGER.debug("Call-flow request for unknown call %r", _clip(call_id))
             return web.json_response(hangup_action("reject"))
         return web.json_response(step.action)
 
@@ -220,16 +274,21 @@ class ElksWebhook:
 _SOURCES = frozenset(ip_address(address) for address in ELKS_WEBHOOK_SOURCES)
 
 
-def _from_46elks(hass: HomeAssistant, request: web.Request) -> bool:
+def _from_46elks(hass: HomeAssistant, request: web.Request | MockRequest) -> bool:
     """Whether a request comes from one of 46elks' published addresses.
 
     ``request.remote`` is the client address as Home Assistant's HTTP
     integration resolved it: behind a reverse proxy it comes from
     X-Forwarded-For only when that proxy is trusted. Cloudhook deliveries
-    carry no source address and are let through: Nabu Casa forwards them.
+    (a ``MockRequest`` from the cloud integration, ``remote`` None) and the
+    Remote UI carry no address of the original sender and are let through:
+    Nabu Casa relays them, and the secret cloudhook URL is their defence.
+    Webhooks sent over Home Assistant's own websocket API are not 46elks.
     """
     if is_cloud_connection(hass):
         return True
+    if isinstance(request, MockRequest):
+        return request.mock_source == CLOUD_SOURCE
     try:
         address = ip_address(request.remote or "")
     except ValueError:
@@ -239,19 +298,35 @@ def _from_46elks(hass: HomeAssistant, request: web.Request) -> bool:
     return address in _SOURCES
 
 
-async def _read_body(request: web.Request) -> bytes | None:
-    """Read at most MAX_BODY_BYTES; None when the body is larger or breaks off."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return None
+async def _read_body(request: web.Request | MockRequest) -> bytes | None:
+    """Read at most MAX_BODY_BYTES; None when the body is larger or breaks off.
+
+    Only ``headers`` and ``content.read(n)`` are used: Home Assistant Cloud's
+    ``MockRequest`` has neither ``content_length`` nor ``iter_chunked``.
+    """
+    if (declared := request.headers.get(CONTENT_LENGTH)) is not None:
+        try:
+            if int(declared) > MAX_BODY_BYTES:
+                return None
+        except ValueError:  # Cloud relays headers aiohttp never checked
+            return None
+    # One stream: MockRequest.content makes a new reader on every access.
+    stream = request.content
     body = bytearray()
     try:
-        async for chunk in request.content.iter_chunked(4096):
+        # One byte past the bound tells an oversize body from one that fits.
+        while chunk := await stream.read(MAX_BODY_BYTES + 1 - len(body)):
             body += chunk
             if len(body) > MAX_BODY_BYTES:
                 return None
     except OSError, ValueError:  # the client went away mid-body
         return None
     return bytes(body)
+
+
+def _clip(value: str) -> str:
+    """Shorten an untrusted value for the log (which shows it with %r)."""
+    return value if len(value) <= 80 else value[:80] + "…"
 
 
 def _parse_form(body: bytes) -> dict[str, str] | None:

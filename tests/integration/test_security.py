@@ -17,8 +17,12 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.elks.api import (
+    FINAL_CALL_STATES,
+    MAX_CALL_COST,
+    MAX_CALL_DURATION_SECONDS,
     ElksResponseError,
     InvalidActionError,
+    parse_timestamp,
     validate_action,
 )
 from custom_components.elks.const import (
@@ -327,5 +331,46 @@ def test_webhook_parser_never_crashes(body: bytes) -> None:
         parsed = parse_hangup(form)
     except probatio.Invalid, ElksResponseError:
         return
-    assert parsed.state in {"ongoing", "success", "busy", "failed"}
+    assert parsed.state in FINAL_CALL_STATES
     assert parsed.id == form["id"]
+    assert 0 <= (parsed.duration or 0) <= MAX_CALL_DURATION_SECONDS
+    assert 0 <= (parsed.cost or 0) <= MAX_CALL_COST
+    assert "\n" not in parsed.id + parsed.to + parsed.from_number
+
+
+_VALID_HANGUP = {
+    "id": "c0123456789abcdef0123456789abcdef",
+    "direction": "outgoing",
+    "from": CALLER_ID,
+    "to": ANSWERS,
+    "created": "2026-11-27T10:00:00.000000",
+    "start": "2026-11-27T10:00:05.000000",
+    "state": "success",
+    "duration": "12",
+    "cost": "3500",
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(sorted(_VALID_HANGUP)),
+    _text
+    | st.integers().map(str)
+    | st.sampled_from(["ongoing", "1e9", " 5", "5\n", "+46700000101\n", "١٢"]),
+)
+def test_hangup_values_are_bounded(field: str, value: str) -> None:
+    """One field of a real hangup replaced: refused, or within the documented bounds."""
+    try:
+        parsed = parse_hangup(_VALID_HANGUP | {field: value})
+    except probatio.Invalid:
+        return
+    assert parsed.state in FINAL_CALL_STATES
+    assert 0 <= (parsed.duration or 0) <= MAX_CALL_DURATION_SECONDS
+    assert 0 <= (parsed.cost or 0) <= MAX_CALL_COST
+    for number in (parsed.to, parsed.from_number):
+        assert number.startswith("+")
+        assert number[1:].isascii()
+        assert number[1:].isdigit()
+    assert parsed.id.isascii()
+    assert parsed.id.isalnum()
+    assert parse_timestamp(parsed.created) is not None
