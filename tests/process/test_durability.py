@@ -68,15 +68,36 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
         pump = asyncio.get_running_loop().create_task(
             _activity(node, stop, activity)
         )
-        placed_at: dict[str, float] = {}
+        # Polled from before the first placement, so that the window between
+        # a placement (its action call sent) and its write is measured.
+        sent_at: dict[str, float] = {}
         applied: list[str] = []
+        written_at: dict[str, float] = {}
+
+        def note_written() -> None:
+            data = node.stored_calls()
+            now = time.perf_counter()
+            for call_id in sent_at:
+                if _listed(data, call_id):
+                    written_at.setdefault(call_id, now)
+            for call_id in applied:
+                if _listed(data, call_id) and not _open(data, call_id):
+                    written_at.setdefault(f"ended:{call_id}", now)
+
+        async def poll() -> None:
+            while True:
+                note_written()
+                await asyncio.sleep(0.05)
+
+        poller = asyncio.get_running_loop().create_task(poll())
         try:
             for number in APPLIED:
                 response = await node.call_action({"to": number, "play": "sound/beep"})
                 applied.append(response["calls"][0]["id"])
             for number in GATED:
+                sent = time.perf_counter()
                 response = await node.call_action({"to": number, "play": "sound/beep"})
-                placed_at[response["calls"][0]["id"]] = time.perf_counter()
+                sent_at[response["calls"][0]["id"]] = sent
                 await asyncio.sleep(0.25)
             # The five hangups are applied: their events came.
             ended_at: dict[str, float] = {}
@@ -85,27 +106,15 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
                     received, event = await node.ws.events.get()  # type: ignore[union-attr]
                     if event["data"]["call_id"] in applied:
                         ended_at.setdefault(event["data"]["call_id"], received)
-            # ... and now they must be written, with the activity going on.
-            written_at: dict[str, float] = {}
-
-            def all_written() -> bool:
-                data = node.stored_calls()
-                now = time.perf_counter()
-                for call_id in placed_at:
-                    if _listed(data, call_id):
-                        written_at.setdefault(call_id, now)
-                for call_id in applied:
-                    if _listed(data, call_id) and not _open(data, call_id):
-                        written_at.setdefault(call_id, now)
-                return len(written_at) == len(placed_at) + len(applied)
-
+            # ... and all of it must be written, with the activity going on.
             await wait_for(
-                all_written,
+                lambda: len(written_at) == len(sent_at) + len(applied),
                 WRITE_TIMEOUT,
                 "the tracker to write 20 placements and 5 hangups while calls "
                 "keep coming (its save is postponed by every change)",
             )
         finally:
+            poller.cancel()
             stop.set()
             await pump
         assert activity, "no activity ran"
@@ -118,11 +127,11 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
         # The 20 calls end now; their hangups are held, then delivered twice.
         sim.faults.hold_webhooks()
         sim.gate.set()
-        for call_id in placed_at:
+        for call_id in sent_at:
             await sim.wait_webhook_held(call_id, timeout=30)
         held = sim.take_held()
         held_ids = {item.call_id for item in held}
-        assert set(placed_at) <= held_ids
+        assert set(sent_at) <= held_ids
         webhook_id = webhook_id_of(held[0].url)
         for item in held[: len(held) // 2]:
             await node.deliver_by_cloud(webhook_id, item.form)
@@ -139,19 +148,19 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
         await node.barrier()
         after = Counter(e["data"]["call_id"] for e in node.drain_events())
 
-        assert {call_id: after[call_id] for call_id in placed_at} == dict.fromkeys(
-            placed_at, 1
+        assert {call_id: after[call_id] for call_id in sent_at} == dict.fromkeys(
+            sent_at, 1
         ), "each call placed before the crash ends exactly once after it"
         assert not {c: after[c] for c in applied if after[c]}, (
             "hangups applied before the crash fired again"
         )
         # The bus log of both processes: nothing fired unseen during the start.
         logged, _ = logged_events(node.log_text())
-        for call_id in [*placed_at, *applied]:
+        for call_id in [*sent_at, *applied]:
             assert logged[call_id] == 1, (call_id, logged[call_id])
 
-        placement_window = max(written_at[c] - placed_at[c] for c in placed_at)
-        hangup_window = max(written_at[c] - ended_at[c] for c in applied)
+        placement_window = max(written_at[c] - sent_at[c] for c in sent_at)
+        hangup_window = max(written_at[f"ended:{c}"] - ended_at[c] for c in applied)
         return {
             "placement_write_window": placement_window,
             "hangup_write_window": hangup_window,
