@@ -239,6 +239,8 @@ class HassNode:
             text = await response.text()
         if response.status != 200:
             return {"http_status": response.status, "text": text}
+        if service != "call":
+            return {}
         result: dict[str, Any] = json.loads(text)
         return result.get("service_response") or {}
 
