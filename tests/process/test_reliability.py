@@ -149,9 +149,8 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
         failures = {e["to"]: e for r in responses for e in r.get("errors", [])}
         assert len(placed) + len(failures) == ACTIONS * PER_ACTION, responses
         expected = _expected_failures(node)
-        assert {to: f["may_have_been_placed"] for to, f in failures.items()} == (
-            expected
-        ), "failed placements and their may_have_been_placed"
+        # Checked at the end, so that one wrong flag does not hide the rest.
+        reported = {to: f["may_have_been_placed"] for to, f in failures.items()}
         created_by_bulk = {
             c.id for c in sim.calls.values() if c.to.startswith("+467010")
         }
@@ -218,6 +217,10 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
             assert secret not in log, "a secret is in home-assistant.log"
             assert secret not in node.console_text()
         assert TRACEBACK not in log, "a traceback was logged"
+        assert reported == expected, (
+            "failed placements and their may_have_been_placed (an unreadable "
+            "2xx may have been placed: issue 9, defect 5)"
+        )
         timings["starts"] = sum(node.start_seconds)
         return timings
 
