@@ -215,9 +215,7 @@ class HassNode:
 
     async def stop(self) -> int | None:
         """SIGTERM Home Assistant: a clean stop. Returns its exit code."""
-        return await self._ended(
-            lambda: self.process.signal_and_wait(signal.SIGTERM)
-        )
+        return await self._ended(lambda: self.process.signal_and_wait(signal.SIGTERM))
 
     async def close(self) -> None:
         """Stop whatever still runs (end of test)."""
@@ -248,7 +246,9 @@ class HassNode:
         """Subscribe the websocket to events."""
         assert self.ws is not None
         for event_type in event_types:
-            await self.ws.command({"type": "subscribe_events", "event_type": event_type})
+            await self.ws.command(
+                {"type": "subscribe_events", "event_type": event_type}
+            )
 
     async def barrier(self) -> None:
         """Return once every event fired so far reached the websocket.
@@ -291,7 +291,7 @@ class HassNode:
         """Return the tracker's stored data, None while it was never written."""
         try:
             data: dict[str, Any] = json.loads(self.calls_file.read_text("utf-8"))
-        except (OSError, ValueError):
+        except OSError, ValueError:
             return None
         return data.get("data")
 
@@ -393,12 +393,14 @@ async def wait_for(
             while not condition():
                 await asyncio.sleep(poll)
     except TimeoutError:
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what}"
+        ) from None
 
 
 @contextlib.asynccontextmanager
 async def hass_node(config_dir: Path) -> AsyncIterator[HassNode]:
-    """The simulator (demo account) and a fresh Home Assistant on it, stopped after."""
+    """Start the simulator (demo account) and a fresh Home Assistant; stop both after."""
     sim = ProcessSimulator(TIME_SCALE)
     await sim.start("127.0.0.1", 0)
     sim.seed_demo()

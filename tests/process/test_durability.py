@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+import contextlib
 import json
 from pathlib import Path
 import time
@@ -49,10 +50,8 @@ async def _activity(node: HassNode, stop: asyncio.Event, placed: list[str]) -> N
     while not stop.is_set():
         response = await node.call_action({"to": ACTIVITY, "play": "sound/beep"})
         placed.extend(call["id"] for call in response.get("calls", []))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
-        except TimeoutError:
-            pass
 
 
 async def _scenario(config_dir: Path) -> dict[str, float]:
@@ -65,9 +64,7 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
 
         stop = asyncio.Event()
         activity: list[str] = []
-        pump = asyncio.get_running_loop().create_task(
-            _activity(node, stop, activity)
-        )
+        pump = asyncio.get_running_loop().create_task(_activity(node, stop, activity))
         # Polled from before the first placement, so that the window between
         # a placement (its action call sent) and its write is measured.
         sent_at: dict[str, float] = {}

@@ -21,7 +21,6 @@ import asyncio
 import json
 from pathlib import Path
 import time
-from typing import Any
 
 import pytest
 
@@ -43,7 +42,13 @@ ACTIONS = 4
 PER_ACTION = 50
 # The client gives up after 15 s (api.REQUEST_TIMEOUT); 46elks answers later.
 LATE_ANSWER_SECONDS = 16.0
-ESCALATION_RESULTS = {"acknowledged", "answered", "exhausted", "cancelled", "interrupted"}
+ESCALATION_RESULTS = {
+    "acknowledged",
+    "answered",
+    "exhausted",
+    "cancelled",
+    "interrupted",
+}
 
 BUSY = "+46709000001"
 ACKS = "+46709000002"
@@ -156,7 +161,9 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
         }
         assert placed <= created_by_bulk
         assert all(
-            expected[c.to] for c in sim.calls.values() if c.id in created_by_bulk - placed
+            expected[c.to]
+            for c in sim.calls.values()
+            if c.id in created_by_bulk - placed
         ), "a call 46elks created was reported as not placed"
 
         # Half the hangups go in now, both roads ...
@@ -209,7 +216,9 @@ async def _scenario(config_dir: Path) -> dict[str, float]:
         assert not twice, f"calls that ended more than once: {twice}"
         assert set(ended) == set(sim.calls), "every call 46elks created ended"
 
-        webhook_ids = {webhook_id_of(c.whenhangup) for c in sim.calls.values() if c.whenhangup}
+        webhook_ids = {
+            webhook_id_of(c.whenhangup) for c in sim.calls.values() if c.whenhangup
+        }
         assert len(webhook_ids) == 1
         for secret in (DEMO_PASSWORD, *webhook_ids):
             assert secret not in log, "a secret is in home-assistant.log"
