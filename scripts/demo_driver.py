@@ -105,8 +105,13 @@ def remove_stale_config_dirs() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def configuration_yaml(port: int, *, develop: bool) -> str:
-    """Return a minimal ``configuration.yaml``: no ``default_config``."""
+def configuration_yaml(
+    port: int, *, develop: bool, log_levels: dict[str, str] | None = None
+) -> str:
+    """Return a minimal ``configuration.yaml``: no ``default_config``.
+
+    ``log_levels`` adds logger levels (tests/process logs the event bus).
+    """
     url = f"http://127.0.0.1:{port}"
     lines = [
         "# Written by scripts/demo_driver.py; rewritten at each start.",
@@ -133,12 +138,19 @@ def configuration_yaml(port: int, *, develop: bool) -> str:
         "    haffmpeg: critical",
         "    homeassistant.components.camera.img_util: critical",
     ]
+    lines += [f"    {name}: {level}" for name, level in (log_levels or {}).items()]
     if develop:
         lines += ["frontend:", "config:", "history:", "logbook:"]
     return "\n".join(lines) + "\n"
 
 
-def prepare_config_dir(config_dir: Path, port: int, *, develop: bool) -> None:
+def prepare_config_dir(
+    config_dir: Path,
+    port: int,
+    *,
+    develop: bool,
+    log_levels: dict[str, str] | None = None,
+) -> None:
     """Write the configuration, link the integration, pre-seed onboarding.
 
     The core configuration comes from ``configuration.yaml``, so onboarding's
@@ -149,7 +161,8 @@ def prepare_config_dir(config_dir: Path, port: int, *, develop: bool) -> None:
     """
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(
-        configuration_yaml(port, develop=develop), encoding="utf-8"
+        configuration_yaml(port, develop=develop, log_levels=log_levels),
+        encoding="utf-8",
     )
     custom = config_dir / "custom_components"
     custom.mkdir(exist_ok=True)
@@ -312,12 +325,23 @@ class HassProcess:
 
     async def stop(self) -> None:
         """SIGTERM its process group, SIGKILL what is left after a while."""
+        await self.signal_and_wait(signal.SIGTERM)
+
+    async def kill(self) -> None:
+        """SIGKILL its process group at once: a crash, no final writes."""
+        await self.signal_and_wait(signal.SIGKILL)
+
+    async def signal_and_wait(self, sig: signal.Signals) -> int | None:
+        """Send ``sig`` to its process group; SIGKILL what is left after a while.
+
+        Returns the exit code of Home Assistant's process.
+        """
         if self.process is None:
-            return
+            return None
         process, self.process = self.process, None
         pgid = process.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
+            os.killpg(pgid, sig)
         try:
             async with asyncio.timeout(HASS_STOP_TIMEOUT):
                 await process.wait()
@@ -326,7 +350,7 @@ class HassProcess:
         # Whatever it started (ffmpeg, ...) goes too.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
-        await process.wait()
+        return await process.wait()
 
     def log_tail(self, lines: int = 25) -> list[str]:
         """Return the last lines of its log (or console when it has no log)."""
