@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-type FaultKind = Literal["fail", "delay", "drop"]
+type FaultKind = Literal["fail", "delay", "drop", "answer", "echo"]
 
 
 @dataclass(slots=True)
@@ -114,6 +114,48 @@ class Faults:
         """
         self.request_faults.append(
             RequestFault("drop", path, method, count, after_processing=after_processing)
+        )
+
+    def answer_next(
+        self,
+        status: int = 200,
+        body: str = "",
+        count: int = 1,
+        path: str | None = "/a1/calls",
+        method: str | None = None,
+    ) -> None:
+        """Process the next ``count`` matching requests, then answer ``status`` and ``body``.
+
+        The request takes effect (a call IS created); only the answer is
+        replaced, e.g. by a 2xx the client cannot read or a redirect (3xx
+        answers carry ``Location: /a1/me``).
+        """
+        self.request_faults.append(
+            RequestFault(
+                "answer",
+                path,
+                method,
+                count,
+                status=status,
+                body=body,
+                after_processing=True,
+            )
+        )
+
+    def echo_next(
+        self,
+        status: int = 400,
+        count: int = 1,
+        path: str | None = "/a1/calls",
+        method: str | None = None,
+    ) -> None:
+        """Refuse the next ``count`` matching requests with an error quoting them.
+
+        The body names the problem and echoes the request's form and headers
+        (``Authorization`` included), as a validation message may.
+        """
+        self.request_faults.append(
+            RequestFault("echo", path, method, count, status=status)
         )
 
     def hold_webhooks(self) -> None:

@@ -194,6 +194,14 @@ def _text(status: int, text: str, **headers: str) -> web.Response:
     return web.Response(status=status, text=text, headers=headers or None)
 
 
+def _echo(request: web.Request, form: dict[str, str]) -> str:
+    """Return an error that quotes the whole request, as a validation message may."""
+    return (
+        f'Invalid "voice_start": request was {json.dumps(form)}; '
+        f"headers {json.dumps(dict(request.headers))}"
+    )
+
+
 class Simulator:
     """The 46elks voice API simulator.
 
@@ -513,6 +521,8 @@ class Simulator:
         if fault is not None and fault.kind == "fail":
             headers = {"Retry-After": "1"} if fault.status == 429 else {}
             response: web.StreamResponse = _text(fault.status, fault.body, **headers)
+        elif fault is not None and fault.kind == "echo":
+            response = _text(fault.status, _echo(request, form))
         elif fault is not None and fault.kind == "drop" and not fault.after_processing:
             return self._drop(request)
         else:
@@ -523,6 +533,10 @@ class Simulator:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(fault.seconds):
                         await self._stopping.wait()
+            if fault is not None and fault.kind == "answer":
+                # A redirect elsewhere on the API, as a proxy might send.
+                moved = {"Location": "/a1/me"} if 300 <= fault.status < 400 else {}
+                response = _text(fault.status, fault.body, **moved)
         if record is not None:
             record.status = response.status
         return response

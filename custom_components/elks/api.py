@@ -7,12 +7,13 @@ maps to Home Assistant errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import json
 import re
 from typing import Any, Final, Self
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 from yarl import URL
@@ -33,6 +34,10 @@ MAX_CALL_DURATION_SECONDS: Final = 24 * 3600
 MAX_CALL_COST: Final = 10**10  # 1 000 000 currency units, in 1/10000
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+REDACTED: Final = "[redacted]"
+# Home Assistant's webhook ids are 64 hex digits; 46elks' own ids are shorter.
+_WEBHOOK_ID_LIKE = re.compile(r"[0-9A-Fa-f]{40,}")
+_URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]+")
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
 
 
@@ -329,6 +334,12 @@ class Call:
             raise ElksResponseError(f"unexpected call object: {err}") from err
 
 
+def _placed_call(data: Any) -> Call:
+    if not isinstance(data, Mapping):
+        raise ElksResponseError("the answer is not an object")
+    return Call.from_json(data)
+
+
 def _call_state(value: Any) -> str:
     state = str(value)
     if state not in CALL_STATES:
@@ -373,7 +384,10 @@ class ElksClient:
     ) -> None:
         """Use ``session`` for all requests; nothing is sent until asked."""
         self._session = session
+        self._username = username
+        self._password = password
         self._headers = {"Authorization": aiohttp.encode_basic_auth(username, password)}
+        self._auth_token = self._headers["Authorization"].partition(" ")[2]
         self._base_url = URL(base_url.rstrip("/"))
         self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
 
@@ -426,10 +440,17 @@ class ElksClient:
             form["whenhangup"] = whenhangup
         if timeout is not None:
             form["timeout"] = str(timeout)
-        data = await self._request("POST", "calls", data=form, idempotent=False)
-        if not isinstance(data, Mapping):
-            raise ElksResponseError("call response is not an object")
-        return Call.from_json(data)
+        # Every URL we send may carry a secret (the webhook id, a cloudhook or
+        # TTS token): none of them may come back out in an error message.
+        urls = [url for value in form.values() for url in _URL_IN_TEXT.findall(value)]
+        data = await self._request(
+            "POST", "calls", data=form, idempotent=False, secrets=urls
+        )
+        try:
+            return _placed_call(data)
+        except ElksResponseError as err:
+            # 46elks accepted the request: the call may well be ringing.
+            raise _unreadable(False, self._redactor(urls)(str(err))) from None
 
     async def _get_json(
         self, path: str, params: Mapping[str, str] | None = None
@@ -460,7 +481,16 @@ class ElksClient:
         idempotent: bool,
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        secrets: Collection[str] = (),
     ) -> Any:
+        """Send one request and return its JSON.
+
+        Text from 46elks is redacted of the credentials and of ``secrets``
+        before it goes into any exception: its messages may quote the request.
+        A request that is not ``idempotent`` and got an unreadable 2xx or a
+        redirect may have been carried out, so it raises
+        :class:`ElksCallOutcomeUnknownError`.
+        """
         url = self._base_url / path
         try:
             async with self._session.request(
@@ -470,6 +500,8 @@ class ElksClient:
                 data=data,
                 headers=self._headers,
                 timeout=self._timeout,
+                # A redirect is no answer from 46elks; never re-send a call.
+                allow_redirects=False,
             ) as response:
                 text = await response.text(errors="replace")
                 status = response.status
@@ -488,20 +520,88 @@ class ElksClient:
                 f"no answer from {url.host} after sending the request: {type(err).__name__}"
             ) from err
 
+        # Redact before shortening, or a cut could leave half a secret.
+        shown = _short(self._redactor(secrets)(text))
         if status == 401:
-            raise ElksAuthenticationError(text.strip() or "unauthorized")
+            raise ElksAuthenticationError(shown or "unauthorized")
         if status == 429:
             raise ElksRateLimitedError(_parse_retry_after(retry_after))
         if status >= 400:
-            raise ElksRequestError(status, _short(text) or f"HTTP {status}")
+            raise ElksRequestError(status, shown or f"HTTP {status}")
         if status >= 300:
-            raise ElksResponseError(f"unexpected HTTP {status}")
+            raise _unreadable(idempotent, f"{path}: unexpected HTTP {status}")
         try:
             return json.loads(text)
-        except ValueError as err:
-            raise ElksResponseError(
-                f"{path} answered with non-JSON: {_short(text)!r}"
-            ) from err
+        except ValueError:
+            # Not chained: the decode error holds the raw, unredacted text.
+            raise _unreadable(idempotent, f"{path}: not JSON: {shown!r}") from None
+
+    def _redactor(self, secrets: Iterable[str] = ()) -> Redactor:
+        """Return a redactor for our credentials and ``secrets``."""
+        return Redactor(
+            (self._username, self._password, self._auth_token),
+            urls=secrets,
+        )
+
+
+def _unreadable(idempotent: bool, detail: str) -> ElksError:
+    """Return the error for a 2xx or 3xx answer this client cannot use.
+
+    Such an answer came from 46elks' side, so a request that changes
+    something (``POST /calls``) may have been carried out.
+    """
+    if idempotent:
+        return ElksResponseError(detail)
+    return ElksCallOutcomeUnknownError(
+        f"46elks took the request but its answer could not be read ({detail})"
+    )
+
+
+class Redactor:
+    """Removes secrets from text that came from 46elks.
+
+    46elks' messages may quote the request: its form (with our webhook URLs)
+    or its headers (with the credentials). Each secret is matched as sent and
+    as it would appear URL- or JSON-encoded; URLs also by their path alone,
+    and anything shaped like a webhook id goes too.
+    """
+
+    def __init__(self, secrets: Iterable[str], *, urls: Iterable[str] = ()) -> None:
+        """Redact ``secrets`` and ``urls`` (and their paths)."""
+        plain = [secret for secret in secrets if secret]
+        for url in urls:
+            if not url:
+                continue
+            plain.append(url)
+            parsed = URL(url)
+            path = parsed.raw_path_qs
+            if len(path) > 1:
+                plain.append(path)
+        variants: set[str] = set()
+        for secret in plain:
+            escaped = json.dumps(secret)[1:-1]
+            variants |= {
+                secret,
+                quote(secret, safe=""),
+                quote_plus(secret, safe=""),
+                quote(secret, safe="/:"),
+                escaped,
+                escaped.replace("/", "\\/"),
+            }
+        self._pattern = (
+            re.compile(
+                "|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True)),
+                re.IGNORECASE,
+            )
+            if variants
+            else None
+        )
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` without any secret."""
+        if self._pattern is not None:
+            text = self._pattern.sub(REDACTED, text)
+        return _WEBHOOK_ID_LIKE.sub(REDACTED, text)
 
 
 def _parse_retry_after(value: str | None) -> float | None:

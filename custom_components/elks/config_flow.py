@@ -366,7 +366,6 @@ class ElksOptionsFlow(OptionsFlow):
                     ): LanguageSelector(),
                     probatio.Optional(
                         CONF_LOW_BALANCE,
-                        CONF_ONLY_46ELKS_SOURCES,
                         default=self.config_entry.options.get(CONF_LOW_BALANCE, 0),
                     ): _LOW_BALANCE_SELECTOR,
                     probatio.Optional(

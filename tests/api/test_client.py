@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote, quote_plus
 
+import aiohttp
 from hypothesis import given, strategies as st
 import pytest
+from yarl import URL
 
 from custom_components.elks import api
 from custom_components.elks.api import (
@@ -89,21 +92,77 @@ async def test_voice_start_string_passed_as_is(setup: Setup) -> None:
         (401, "Unauthorized", ElksAuthenticationError),
         (429, "slow down", ElksRateLimitedError),
         (400, "Invalid to", ElksRequestError),
-        (302, "moved", ElksResponseError),
-        (200, "not json", ElksResponseError),
-        (200, "[1, 2]", ElksResponseError),
-        (200, '{"id": "c1"}', ElksResponseError),
     ],
 )
 async def test_error_answers(
     setup: Setup, status: int, body: str, error: type[Exception]
 ) -> None:
-    """Each kind of answer raises its own exception type."""
+    """Each kind of error answer raises its own exception type."""
     setup.sim.faults.fail_next(status, body=body)
     with pytest.raises(error):
         await setup.client.place_call(
             from_number=CALLER_ID, to="+46700000101", voice_start="{}"
         )
+
+
+UNREADABLE_ANSWERS = [
+    pytest.param(200, "not json", id="not-json"),
+    pytest.param(200, "", id="empty"),
+    pytest.param(204, "", id="no-content"),
+    pytest.param(200, "[1, 2]", id="list"),
+    pytest.param(200, '"c1"', id="string"),
+    pytest.param(
+        200, '{"state": "ongoing", "from": "+4676", "to": "+4670"}', id="no-id"
+    ),
+    pytest.param(
+        201,
+        '{"id": "c1", "state": "melted", "from": "+46766860001",'
+        ' "to": "+46700000101", "created": "2026-11-27T10:00:00"}',
+        id="unknown-state",
+    ),
+    pytest.param(302, "moved", id="redirect"),
+    pytest.param(307, "", id="temporary-redirect"),
+]
+
+
+@pytest.mark.parametrize(("status", "body"), UNREADABLE_ANSWERS)
+async def test_unreadable_call_answer_may_have_placed_the_call(
+    setup: Setup, status: int, body: str
+) -> None:
+    """46elks took the POST but its answer makes no sense: outcome unknown, sent once."""
+    setup.sim.faults.answer_next(status, body=body)
+    with pytest.raises(ElksCallOutcomeUnknownError) as err:
+        await setup.client.place_call(
+            from_number=CALLER_ID,
+            to="+46700000101",
+            voice_start=play_action("sound/beep"),
+        )
+    assert "46elks took the request but its answer could not be read" in str(err.value)
+    assert sum(r.method == "POST" for r in setup.sim.requests) == 1
+    assert len(setup.sim.calls) == 1  # the simulator did create the call
+
+
+async def test_redirect_is_not_followed(setup: Setup) -> None:
+    """A redirect with a Location is reported, not followed with our credentials."""
+    setup.sim.faults.answer_next(302, body="moved")
+    with pytest.raises(ElksCallOutcomeUnknownError):
+        await setup.client.place_call(
+            from_number=CALLER_ID,
+            to="+46700000101",
+            voice_start=play_action("sound/beep"),
+        )
+    assert [r.method for r in setup.sim.requests] == ["POST"]
+
+
+@pytest.mark.parametrize(("status", "body"), UNREADABLE_ANSWERS)
+async def test_unreadable_read_answer_is_a_response_error(
+    setup: Setup, status: int, body: str
+) -> None:
+    """A GET changes nothing, so its unreadable answer is a plain response error."""
+    setup.sim.faults.fail_next(status, body=body, path="/a1/calls/c1")
+    with pytest.raises(ElksResponseError) as err:
+        await setup.client.get_call("c1")
+    assert type(err.value) is ElksResponseError
 
 
 async def test_rate_limit_keeps_retry_after(setup: Setup) -> None:
@@ -334,3 +393,110 @@ def test_parse_timestamp() -> None:
     assert (
         parse_timestamp("2026-11-27T10:00:00+01:00").utcoffset().total_seconds() == 3600
     )
+
+
+WEBHOOK_ID = "0123456789abcdef" * 4
+HOOK_URL = f"https://ha.example.net/api/webhook/{WEBHOOK_ID}"
+CLOUDHOOK_URL = "https://hooks.nabu.casa/gAAAAABnSecretCloudhookToken_xyz"
+TTS_URL = "https://ha.example.net/api/tts_proxy/SecretTtsToken123.mp3"
+USERNAME = "u5e1c7a1b2c3d4e5f60718293a4b5c6d7"
+PASSWORD = "P4ssw0rd-Secret-8F1E"
+
+
+def _secrets_in(text: str) -> list[str]:
+    """Every secret (and the shapes it could be quoted in) found in ``text``."""
+    auth = aiohttp.encode_basic_auth(USERNAME, PASSWORD)
+    candidates = {
+        USERNAME,
+        PASSWORD,
+        auth,
+        auth.partition(" ")[2],
+        WEBHOOK_ID,
+        HOOK_URL,
+        CLOUDHOOK_URL,
+        TTS_URL,
+        "gAAAAABnSecretCloudhookToken_xyz",
+        "SecretTtsToken123",
+    }
+    lowered = text.lower()
+    return [c for c in candidates if c.lower() in lowered]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, ElksRequestError),
+        (401, ElksAuthenticationError),
+        (500, ElksRequestError),
+    ],
+)
+@pytest.mark.parametrize("hook", [HOOK_URL, CLOUDHOOK_URL])
+async def test_error_text_quoting_the_request_is_redacted(
+    setup: Setup, status: int, error: type[Exception], hook: str
+) -> None:
+    """46elks' message may quote our form and headers: no secret comes through."""
+    account = setup.sim.add_account(username=USERNAME, password=PASSWORD)
+    setup.sim.add_number(account, "+46766860002", capabilities=("voice",))
+    client = ElksClient(setup.session, USERNAME, PASSWORD, setup.client.base_url)
+    setup.sim.faults.echo_next(status)
+    with pytest.raises(error) as err:
+        await client.place_call(
+            from_number="+46766860002",
+            to="+46700000101",
+            voice_start=with_next(play_action(TTS_URL), hook),
+            whenhangup=hook,
+        )
+    [post] = [r for r in setup.sim.requests if r.method == "POST"]
+    assert post.form["whenhangup"] == hook  # the simulator did see them
+    texts = [str(err.value), repr(err.value), *map(str, err.value.args)]
+    if isinstance(err.value, ElksRequestError):
+        texts.append(err.value.message)
+    for text in texts:
+        assert _secrets_in(text) == [], text
+    # Still names the problem.
+    assert 'Invalid "voice_start"' in str(err.value)
+    assert api.REDACTED in str(err.value)
+    assert err.value.__cause__ is None
+    assert err.value.__context__ is None or not _secrets_in(str(err.value.__context__))
+
+
+async def test_unreadable_answer_quoting_the_request_is_redacted(setup: Setup) -> None:
+    """An unreadable 2xx that quotes our URLs is redacted too."""
+    setup.sim.faults.answer_next(
+        200, body=f"<html>moved: {HOOK_URL} {quote(HOOK_URL, safe='')}</html>"
+    )
+    with pytest.raises(ElksCallOutcomeUnknownError) as err:
+        await setup.client.place_call(
+            from_number=CALLER_ID,
+            to="+46700000101",
+            voice_start=play_action("sound/beep"),
+            whenhangup=HOOK_URL,
+        )
+    assert _secrets_in(str(err.value)) == []
+    assert "not JSON" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        pytest.param(lambda s: s, id="plain"),
+        pytest.param(lambda s: quote(s, safe=""), id="percent"),
+        pytest.param(quote_plus, id="form"),
+        pytest.param(lambda s: json.dumps(s).replace("/", "\\/"), id="json-escaped"),
+        pytest.param(lambda s: s.upper(), id="upper-case"),
+        pytest.param(lambda s: str(URL(s).path), id="path-only"),
+    ],
+)
+def test_redactor_shapes(quoted: Any) -> None:
+    """Secrets go whichever way they are quoted, even at a truncation point."""
+    redact = api.Redactor((USERNAME, PASSWORD), urls=[HOOK_URL, CLOUDHOOK_URL])
+    for secret in (HOOK_URL, CLOUDHOOK_URL, PASSWORD, USERNAME):
+        text = redact(f"before {quoted(secret)} after")
+        assert _secrets_in(text) == [], text
+        assert text.startswith("before ")
+        assert text.endswith(" after")
+    # Anything shaped like a webhook id goes, call ids stay.
+    call_id = "c" + "0123456789abcdef" * 2
+    assert redact(f"{'ab' * 32} {call_id}") == f"{api.REDACTED} {call_id}"
+    # Nothing to redact: the text is unchanged.
+    assert api.Redactor(())("Invalid to") == "Invalid to"

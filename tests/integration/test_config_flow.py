@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -18,6 +22,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import config_validation as cv
 
 from .conftest import (
     CALLER_ID,
@@ -239,6 +244,52 @@ async def test_options(
         CONF_LOW_BALANCE: 0.0,
         CONF_ONLY_46ELKS_SOURCES: False,
     }
+
+
+async def test_options_form_as_the_frontend_gets_it(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Each option is its own field with its own default, and no stray message."""
+    hass.config_entries.async_update_entry(
+        loaded_entry,
+        options={
+            **loaded_entry.options,
+            CONF_LOW_BALANCE: 25.0,
+            CONF_ONLY_46ELKS_SOURCES: True,
+        },
+    )
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    schema = result["data_schema"]
+    # Serialised as Home Assistant's flow views send it to the frontend.
+    fields = probatio.to_field_list(schema, custom_serializer=cv.custom_serializer)
+    assert [
+        (field["name"], field["required"], field.get("default")) for field in fields
+    ] == [
+        (CONF_CALLER_ID, True, CALLER_ID),
+        (CONF_RING_TIMEOUT, True, 60),
+        ("tts_engine", False, None),
+        ("language", False, None),
+        (CONF_LOW_BALANCE, False, 25.0),
+        (CONF_ONLY_46ELKS_SOURCES, False, True),
+    ]
+    # A key's msg replaces the validation error: none of ours sets one.
+    assert {str(key): key.msg for key in schema.schema} == dict.fromkeys(
+        map(str, schema.schema)
+    )
+
+
+def test_schema_markers_get_one_positional_argument() -> None:
+    """Optional(A, B, ...) passes B as the error message, not as a second key."""
+    source = Path(__file__).parents[2] / "custom_components/elks/config_flow.py"
+    misuses = [
+        f"line {node.lineno}"
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"Optional", "Required"}
+        and len(node.args) > 1
+    ]
+    assert misuses == []
 
 
 async def test_options_when_46elks_unreachable(

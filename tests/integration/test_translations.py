@@ -29,6 +29,7 @@ def _leaves(tree: Any, prefix: str = "") -> dict[str, str]:
 def test_swedish_matches_english() -> None:
     """Swedish has exactly the English keys and the same placeholders."""
     english, swedish = _leaves(_load("en")), _leaves(_load("sv"))
+    assert english, "no English texts found"
     assert english.keys() == swedish.keys()
     for key, text in english.items():
         assert set(re.findall(r"{\w+}", text)) == set(
@@ -37,9 +38,23 @@ def test_swedish_matches_english() -> None:
         assert "[%key:" not in text
 
 
+def _found(pattern: str) -> list[str]:
+    """Every match of ``pattern`` in the sources, which must match something."""
+    found = re.findall(pattern, SOURCES)
+    assert found, f"{pattern!r} matches nothing: the check would check nothing"
+    return found
+
+
 USED_KEYS = set(re.findall(r'translation_key="(\w+)"', SOURCES)) | set(
     re.findall(r'_invalid\(\s*"(\w+)"', SOURCES)
 )
+
+
+def test_key_patterns_find_every_use() -> None:
+    """The patterns below find each literal use; a renamed helper fails here."""
+    assert len(_found(r'translation_key="(\w+)"')) == SOURCES.count('translation_key="')
+    # Every call of _invalid (not its definition) passes a literal key.
+    assert len(_found(r'_invalid\(\s*"(\w+)"')) == SOURCES.count("_invalid(") - 1
 
 
 @pytest.mark.parametrize("key", sorted(USED_KEYS))
@@ -53,11 +68,61 @@ def test_exception_and_issue_keys_exist(key: str) -> None:
     )
 
 
+def test_issue_keys_exist() -> None:
+    """Every repair issue the integration raises has a text."""
+    from custom_components.elks import const  # noqa: PLC0415
+
+    issues = {value for name, value in vars(const).items() if name.startswith("ISSUE_")}
+    assert issues
+    assert issues <= _load("en")["issues"].keys()
+
+
 def test_failure_codes_have_messages() -> None:
     """Each per-recipient failure code maps to an exception message."""
+    from custom_components.elks import api  # noqa: PLC0415
+    from custom_components.elks.placement import failure_for  # noqa: PLC0415
+
+    exceptions = _load("en")["exceptions"]
+    # Codes written in the sources, wherever a failure is built (each one).
+    codes = _found(r'PlacementFailure\(\s*\w+,\s*"(\w+)"')
+    assert len(codes) == SOURCES.count("PlacementFailure(")
+    for code in codes:
+        assert f"call_{code}" in exceptions, code
+    # And the code of each API error, whichever way failure_for builds it.
+    samples: list[api.ElksError] = [
+        api.ElksError("x"),
+        api.ElksAuthenticationError("x"),
+        api.ElksConnectionError("x"),
+        api.ElksCallOutcomeUnknownError("x"),
+        api.ElksRateLimitedError(None),
+        api.ElksRequestError(400, "x"),
+        api.ElksResponseError("x"),
+    ]
+
+    def subclasses(cls: type[api.ElksError]) -> set[type[api.ElksError]]:
+        return {cls}.union(*(subclasses(sub) for sub in cls.__subclasses__()))
+
+    assert {type(err) for err in samples} == subclasses(api.ElksError)
+    for err in samples:
+        assert f"call_{failure_for('+46700000001', err).code}" in exceptions
+
+
+def test_config_flow_reasons_and_errors_exist() -> None:
+    """Every abort reason and form error of the flows has a text."""
+    source = (COMPONENT / "config_flow.py").read_text()
     english = _load("en")
-    for code in re.findall(r'_Failure\(to, "(\w+)"', SOURCES):
-        assert f"call_{code}" in english["exceptions"]
+    aborts = english["config"]["abort"].keys() | english["options"]["abort"].keys()
+    for reason in re.findall(r'reason="(\w+)"', source):
+        assert reason in aborts, reason
+    errors = english["config"]["error"].keys()
+    for error in re.findall(r'\{"base": "(\w+)"\}', source):
+        assert error in errors, error
+    subentry_errors = english["config_subentries"]["recipient"]["error"]
+    for error in re.findall(r'\{CONF_RECIPIENT_NUMBER: "(\w+)"\}', source):
+        assert error in subentry_errors, error
+    assert re.findall(r'reason="(\w+)"', source)
+    assert re.findall(r'\{"base": "(\w+)"\}', source)
+    assert re.findall(r'\{CONF_RECIPIENT_NUMBER: "(\w+)"\}', source)
 
 
 def test_service_fields_translated() -> None:
@@ -65,6 +130,9 @@ def test_service_fields_translated() -> None:
     import yaml  # noqa: PLC0415
 
     services = yaml.safe_load((COMPONENT / "services.yaml").read_text())
+    assert services
     english = _load("en")["services"]
     for service, spec in services.items():
         assert set(spec["fields"]) == set(english[service]["fields"])
+        for field, text in english[service]["fields"].items():
+            assert text.get("name") and text.get("description"), (service, field)
