@@ -569,7 +569,8 @@ async def test_interactive_call_survives_restart(
     async def flow(result: str) -> dict[str, Any]:
         response = await hass_http.post(
             f"/api/webhook/{WEBHOOK_ID}",
-            data=f"callid={placed['id']}&result={result}&direction=outgoing",
+            data=f"callid={placed['id']}&result={result}&direction=outgoing"
+            "&from=%2B46766860001&to=%2B46700000101",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         return dict(await response.json())
