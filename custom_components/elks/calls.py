@@ -178,6 +178,7 @@ class CallTracker:
 
     async def async_save(self) -> None:
         """Write the state now (on unload)."""
+        self._save_due = None
         await self._store.async_save(self._data())
 
     async def async_remove(self) -> None:
@@ -210,13 +211,15 @@ class CallTracker:
 
         The Store's own delayed save moves the write on with every call, so
         under steady activity it would never write: later changes ride along
-        with the write already due instead. A stop writes at once (the Store
-        listens for the final write).
+        with the write already due instead (it reads the state when it
+        writes). A stop writes at once (the Store listens for the final
+        write).
         """
         now = self._hass.loop.time()
-        if self._save_due is None or now >= self._save_due:
-            self._save_due = now + SAVE_DELAY
-        self._store.async_delay_save(self._data, self._save_due - now)
+        if self._save_due is not None and now < self._save_due:
+            return
+        self._save_due = now + SAVE_DELAY
+        self._store.async_delay_save(self._data, SAVE_DELAY)
 
     @callback
     def placement_started(self) -> None:
