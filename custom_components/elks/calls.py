@@ -355,6 +355,8 @@ class CallTracker:
                 break
         live = self._live.get(call_id)
         pending = self._ongoing.get(call_id)
+        if pending is None:
+            self._bind_uncertain(call_id, from_number, to)
         if live is None or pending is None:
             return None
         if (pending.from_number, pending.to) != (from_number, to):
@@ -380,6 +382,36 @@ class CallTracker:
                 # Whoever waits (an escalation) need not wait for the hangup.
                 self._resolve_waiters(call_id, "acknowledged")
         return step
+
+    def _bind_uncertain(
+        self, call_id: str, from_number: str | None, to: str | None
+    ) -> None:
+        """Give an uncertain placement the id of a call that rang while it could.
+
+        46elks asks for an unknown call's first action when it is answered:
+        with our numbers, within the ring timeout of an uncertain placement,
+        it is that placement's call, and from now on only that call's hangup
+        is adopted for it.
+        """
+        if call_id in self._finished or any(
+            p.call_id == call_id for p in self._uncertain
+        ):
+            return
+        now = time.time()
+        for pending in self._uncertain:
+            if (
+                pending.call_id is None
+                and (pending.from_number, pending.to) == (from_number, to)
+                and now <= pending.placed_at + pending.ring_timeout + CLOCK_SKEW_SECONDS
+            ):
+                pending.call_id = call_id
+                LOGGER.debug(
+                    "Call %r to %r is the one whose placement was uncertain",
+                    call_id,
+                    to,
+                )
+                self._schedule_save()
+                return
 
     async def async_outcome(self, call_id: str, ring_timeout: int) -> str:
         """Wait for how a call ended (early on acknowledgement).

@@ -194,3 +194,40 @@ async def test_late_answered_uncertain_call_is_still_adopted(
     assert status == 200
     await hass.async_block_till_done()
     assert [e.data["outcome"] for e in events] == ["answered"]
+
+
+async def test_uncertain_placement_takes_the_id_of_the_call_that_rang(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    road: Road,
+) -> None:
+    """Once 46elks asked for the call's first action, only that call's hangup is adopted."""
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    await _uncertain_placement(hass, elks)
+    rang, other = "c" + "d" * 32, "c" + "e" * 32
+    status, body = await deliver(
+        hass,
+        hass_http,
+        WEBHOOK_ID,
+        {
+            "callid": rang,
+            "result": "newoutgoing",
+            "direction": "outgoing",
+            "from": CALLER_ID,
+            "to": ANSWERS,
+        },
+        road,
+    )
+    assert status == 200
+    assert body is not None
+    assert json.loads(body) == REJECT
+    # Another call between the same numbers, created in the same window.
+    for call_id in (other, rang):
+        status, _ = await deliver(
+            hass, hass_http, WEBHOOK_ID, _hangup(call_id, ANSWERS, _created(0)), road
+        )
+        assert status == 200
+    await hass.async_block_till_done()
+    assert [e.data["call_id"] for e in events] == [rang]
