@@ -559,8 +559,10 @@ async def test_interactive_call_survives_restart(
     hass_http: TestClient,
 ) -> None:
     """A restart between the prompt and the key press loses nothing."""
-    # The test plays 46elks' part of the call flow itself.
+    # The test plays 46elks' part of the call flow itself; the simulator's
+    # own hangup (no answer within the ring timeout) is held.
     elks.sim.set_callee(ANSWERS, Callee.answer(after=1e6))
+    elks.sim.faults.hold_webhooks()
     events = async_capture_events(hass, EVENT_CALL_ENDED)
     [placed] = (await call(hass, to=ANSWERS, play="sound/beep", require_ack=True))[
         "calls"
