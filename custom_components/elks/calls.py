@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
-from .api import Call
+from .api import Call, parse_timestamp
 from .const import (
     CALL_MAX_AGE_SECONDS,
     DOMAIN,
@@ -26,11 +26,19 @@ from .const import (
     FINISHED_CALLS_KEPT,
     LOGGER,
     MAX_CALL_SECONDS,
+    MAX_RING_TIMEOUT,
 )
 from .flows import CallPlan, FlowState, FlowStep, call_outcome, next_step
 
 STORAGE_VERSION = 1
+# Changes are written together at most this long after the first unsaved
+# one, however busy it gets: it is what a crash can lose.
 SAVE_DELAY = 1.0
+# 46elks' clock and ours may differ: how far a call's ``created`` may lie
+# outside the time its uncertain POST /calls was under way.
+CLOCK_SKEW_SECONDS = 60.0
+# How late after a call's end its hangup may still come (46elks' delivery).
+HANGUP_DELIVERY_MARGIN_SECONDS = 300.0
 MAX_PARKED_HANGUPS = 1000
 # A call-flow request for a call whose POST response is still on its way
 # waits this long for it: 46elks waits for our answer meanwhile.
@@ -60,6 +68,43 @@ class _Pending:
     from_number: str
     placed_at: float  # wall clock, so that it survives a restart
     call_id: str | None = None
+    # Uncertain placements only: when the POST was sent, and the ring timeout.
+    sent_at: float | None = None
+    ring_timeout: int = MAX_RING_TIMEOUT
+
+    def may_have_created(self, call: Call) -> bool:
+        """Whether an unknown call may be the one this uncertain POST created.
+
+        Its numbers match and 46elks created it while the POST was under way
+        (give or take clock skew): a call placed another time is a different
+        call, whatever its numbers.
+        """
+        if self.call_id is not None:
+            return self.call_id == call.id
+        if (self.to, self.from_number) != (call.to, call.from_number):
+            return False
+        created = parse_timestamp(call.created)
+        if created is None:
+            return False
+        sent_at = self.placed_at if self.sent_at is None else self.sent_at
+        return (
+            sent_at - CLOCK_SKEW_SECONDS
+            <= created.timestamp()
+            <= self.placed_at + CLOCK_SKEW_SECONDS
+        )
+
+    def adoptable_until(self) -> float:
+        """Wall clock after which this uncertain placement's hangup is not awaited.
+
+        The call rings at most ``ring_timeout``; answered, it may last up to
+        the longest call; its hangup then comes within a delivery margin.
+        """
+        return (
+            self.placed_at
+            + self.ring_timeout
+            + MAX_CALL_SECONDS
+            + HANGUP_DELIVERY_MARGIN_SECONDS
+        )
 
 
 @dataclass(slots=True)
@@ -77,6 +122,7 @@ class CallTracker:
         self, hass: HomeAssistant, entry_id: str, listener: CallListener
     ) -> None:
         """Create an empty tracker that reports to ``listener``."""
+        self._hass = hass
         self._listener = listener
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.calls"
@@ -89,6 +135,7 @@ class CallTracker:
         self._placements_in_flight = 0
         self._placed = asyncio.Event()
         self._end_waiters: dict[str, list[asyncio.Future[str]]] = {}
+        self._save_due: float | None = None
 
     @property
     def ongoing_count(self) -> int:
@@ -131,6 +178,7 @@ class CallTracker:
 
     async def async_save(self) -> None:
         """Write the state now (on unload)."""
+        self._save_due = None
         await self._store.async_save(self._data())
 
     async def async_remove(self) -> None:
@@ -152,8 +200,25 @@ class CallTracker:
             stored["flow"] = live.state.as_dict()
         return stored
 
+    @property
+    def placements_in_flight(self) -> int:
+        """Number of ``POST /calls`` under way (diagnostics, tests)."""
+        return self._placements_in_flight
+
     @callback
     def _schedule_save(self) -> None:
+        """Write within SAVE_DELAY of the first unsaved change.
+
+        The Store's own delayed save moves the write on with every call, so
+        under steady activity it would never write: later changes ride along
+        with the write already due instead (it reads the state when it
+        writes). A stop writes at once (the Store listens for the final
+        write).
+        """
+        now = self._hass.loop.time()
+        if self._save_due is not None and now < self._save_due:
+            return
+        self._save_due = now + SAVE_DELAY
         self._store.async_delay_save(self._data, SAVE_DELAY)
 
     @callback
@@ -184,15 +249,29 @@ class CallTracker:
             self.hangup_received(parked[0])
 
     @callback
-    def placement_failed(self, to: str, from_number: str, *, may_exist: bool) -> None:
-        """Note a failed placement; remember it when the call may exist all the same."""
+    def placement_failed(
+        self,
+        to: str,
+        from_number: str,
+        *,
+        may_exist: bool,
+        sent_at: float | None = None,
+        ring_timeout: int = MAX_RING_TIMEOUT,
+    ) -> None:
+        """Note a failed placement; remember it when the call may exist all the same.
+
+        ``sent_at`` is the wall clock when the POST was sent: a hangup is
+        adopted only for a call 46elks created while it was under way.
+        """
         self._placements_in_flight -= 1
         self._notify_placed()
         if not may_exist:
             return
-        pending = _Pending(to, from_number, time.time())
+        pending = _Pending(
+            to, from_number, time.time(), sent_at=sent_at, ring_timeout=ring_timeout
+        )
         for call_id, (call, _) in list(self._parked.items()):
-            if call.to == to and call.from_number == from_number:
+            if pending.may_have_created(call):
                 del self._parked[call_id]
                 self._adopt(call, pending)
                 return
@@ -230,8 +309,9 @@ class CallTracker:
             )
             self._end(call, outcome, acknowledged)
             return "applied"
+        now = time.time()
         for pending in self._uncertain:
-            if (pending.to, pending.from_number) == (call.to, call.from_number):
+            if pending.adoptable_until() >= now and pending.may_have_created(call):
                 self._uncertain.remove(pending)
                 self._adopt(call, pending)
                 return "adopted"
@@ -251,11 +331,20 @@ class CallTracker:
                 waiter.set_result(outcome)
 
     async def async_flow_request(
-        self, call_id: str, result: str, why: str | None, *, hook_url: str
+        self,
+        call_id: str,
+        result: str,
+        why: str | None,
+        *,
+        from_number: str | None,
+        to: str | None,
+        hook_url: str,
     ) -> FlowStep | None:
         """Answer 46elks' question what an interactive call does next.
 
-        None when the call is not one of ours (or not interactive).
+        None when the call is not one of ours (or not interactive), or when
+        the request's numbers are not the call's: for an outgoing call 46elks
+        sends our caller id as ``from`` and the callee as ``to``.
         """
         deadline = asyncio.get_running_loop().time() + FLOW_WAIT_SECONDS
         while call_id not in self._live and self._placements_in_flight > 0:
@@ -266,7 +355,17 @@ class CallTracker:
                 break
         live = self._live.get(call_id)
         pending = self._ongoing.get(call_id)
+        if pending is None:
+            self._bind_uncertain(call_id, from_number, to)
         if live is None or pending is None:
+            return None
+        if (pending.from_number, pending.to) != (from_number, to):
+            LOGGER.debug(
+                "Call-flow request for call %r from %r to %r: not its numbers",
+                call_id,
+                from_number,
+                to,
+            )
             return None
         step = next_step(
             live.plan,
@@ -283,6 +382,36 @@ class CallTracker:
                 # Whoever waits (an escalation) need not wait for the hangup.
                 self._resolve_waiters(call_id, "acknowledged")
         return step
+
+    def _bind_uncertain(
+        self, call_id: str, from_number: str | None, to: str | None
+    ) -> None:
+        """Give an uncertain placement the id of a call that rang while it could.
+
+        46elks asks for an unknown call's first action when it is answered:
+        with our numbers, within the ring timeout of an uncertain placement,
+        it is that placement's call, and from now on only that call's hangup
+        is adopted for it.
+        """
+        if call_id in self._finished or any(
+            p.call_id == call_id for p in self._uncertain
+        ):
+            return
+        now = time.time()
+        for pending in self._uncertain:
+            if (
+                pending.call_id is None
+                and (pending.from_number, pending.to) == (from_number, to)
+                and now <= pending.placed_at + pending.ring_timeout + CLOCK_SKEW_SECONDS
+            ):
+                pending.call_id = call_id
+                LOGGER.debug(
+                    "Call %r to %r is the one whose placement was uncertain",
+                    call_id,
+                    to,
+                )
+                self._schedule_save()
+                return
 
     async def async_outcome(self, call_id: str, ring_timeout: int) -> str:
         """Wait for how a call ended (early on acknowledgement).
@@ -307,7 +436,7 @@ class CallTracker:
 
     def _adopt(self, call: Call, pending: _Pending) -> None:
         LOGGER.warning(
-            "A call whose placement was reported as uncertain did happen: %s to %s ended %s",
+            "A call whose placement was reported as uncertain did happen: %r to %r ended %r",
             call.id,
             pending.to,
             call.state,
@@ -330,13 +459,14 @@ class CallTracker:
             cid for cid, p in self._ongoing.items() if p.placed_at < oldest
         ]:
             LOGGER.debug(
-                "Forgetting call %s: no hangup within %s s",
+                "Forgetting call %r: no hangup within %s s",
                 call_id,
                 CALL_MAX_AGE_SECONDS,
             )
             del self._ongoing[call_id]
             self._live.pop(call_id, None)
-        self._uncertain = [p for p in self._uncertain if p.placed_at >= oldest]
+        now = time.time()
+        self._uncertain = [p for p in self._uncertain if p.adoptable_until() >= now]
         parked_oldest = time.monotonic() - EARLY_HANGUP_GRACE_SECONDS
         for call_id in [
             cid for cid, (_, at) in self._parked.items() if at < parked_oldest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import time
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -16,6 +17,7 @@ from .api import (
     ElksRateLimitedError,
     ElksRequestError,
 )
+from .const import LOGGER
 from .flows import CallPlan, inline_voice_start
 from .models import ElksConfigEntry
 
@@ -80,7 +82,9 @@ async def async_place_call(
         voice_start: dict[str, Any] | str = hook_url
     else:
         voice_start = inline_voice_start(plan, caller_id)
-    runtime.tracker.placement_started()
+    tracker = runtime.tracker
+    sent_at = time.time()
+    tracker.placement_started()
     try:
         placed = await runtime.client.place_call(
             from_number=caller_id,
@@ -91,11 +95,28 @@ async def async_place_call(
         )
     except ElksError as err:
         failure = failure_for(to, err)
-        runtime.tracker.placement_failed(
-            to, caller_id, may_exist=failure.may_have_been_placed
+        tracker.placement_failed(
+            to,
+            caller_id,
+            may_exist=failure.may_have_been_placed,
+            sent_at=sent_at,
+            ring_timeout=timeout,
         )
         if failure.code == "auth_failed":
             entry.async_start_reauth(hass)
         return failure
-    runtime.tracker.placement_succeeded(placed, plan)
+    except BaseException as err:
+        # Cancelled (script stopped, automation restarted, shutdown) or a
+        # bug: the POST may have reached 46elks, so its hangup must still be
+        # recognised, and the placement must not count as under way forever.
+        tracker.placement_failed(
+            to, caller_id, may_exist=True, sent_at=sent_at, ring_timeout=timeout
+        )
+        LOGGER.warning(
+            "Placing the call to %r was interrupted (%s); 46elks may have placed it",
+            to,
+            type(err).__name__,
+        )
+        raise
+    tracker.placement_succeeded(placed, plan)
     return placed

@@ -263,7 +263,12 @@ class ElksWebhook:
         step = None
         if (hook_url := self.hangup_url()) is not None:
             step = await self._entry.runtime_data.tracker.async_flow_request(
-                call_id, form.get("result", ""), form.get("why"), hook_url=hook_url
+                call_id,
+                form.get("result", ""),
+                form.get("why"),
+                from_number=form.get("from"),
+                to=form.get("to"),
+                hook_url=hook_url,
             )
         if step is None:
             LOGGER.debug("Call-flow request for unknown call %r", _clip(call_id))

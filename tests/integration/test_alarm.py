@@ -559,8 +559,10 @@ async def test_interactive_call_survives_restart(
     hass_http: TestClient,
 ) -> None:
     """A restart between the prompt and the key press loses nothing."""
-    # The test plays 46elks' part of the call flow itself.
+    # The test plays 46elks' part of the call flow itself; the simulator's
+    # own hangup (no answer within the ring timeout) is held.
     elks.sim.set_callee(ANSWERS, Callee.answer(after=1e6))
+    elks.sim.faults.hold_webhooks()
     events = async_capture_events(hass, EVENT_CALL_ENDED)
     [placed] = (await call(hass, to=ANSWERS, play="sound/beep", require_ack=True))[
         "calls"
@@ -569,7 +571,8 @@ async def test_interactive_call_survives_restart(
     async def flow(result: str) -> dict[str, Any]:
         response = await hass_http.post(
             f"/api/webhook/{WEBHOOK_ID}",
-            data=f"callid={placed['id']}&result={result}&direction=outgoing",
+            data=f"callid={placed['id']}&result={result}&direction=outgoing"
+            "&from=%2B46766860001&to=%2B46700000101",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         return dict(await response.json())
