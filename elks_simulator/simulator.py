@@ -714,8 +714,12 @@ class Simulator:
             call.state = "failed"
         self.calls[call.id] = call
         run = _Run(call=call, created_at=created, presses=list(callee.presses))
+        created_json = call.creation_json()  # as at creation, even if answered late
         self._spawn(self._lifecycle(run))
-        return web.json_response(call.creation_json())
+        if self.faults.take_hangup_first(form):
+            # Set once the whenhangup delivery finished, or when stopping.
+            await call.finished.wait()
+        return web.json_response(created_json)
 
     def _validate_call(self, account: Account, form: dict[str, str]) -> str | None:
         sender = form.get("from", "").strip()
