@@ -1,6 +1,6 @@
 """A local, protocol-faithful simulator of the 46elks voice API."""
 
-from .faults import Faults, HeldWebhook, RequestFault
+from .faults import Faults, HangupFirst, HeldWebhook, RequestFault
 from .models import Account, Callee, Number, RecordedRequest, SimCall, WebhookDelivery
 from .simulator import (
     DEMO_INACTIVE_NUMBER,
@@ -27,6 +27,7 @@ __all__ = [
     "Callee",
     "DemoSeed",
     "Faults",
+    "HangupFirst",
     "HeldWebhook",
     "Number",
     "RecordedRequest",

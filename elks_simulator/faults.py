@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 type FaultKind = Literal["fail", "delay", "drop", "answer", "echo"]
+type CallFormPredicate = Callable[[Mapping[str, str]], bool]
 
 
 @dataclass(slots=True)
@@ -45,6 +46,24 @@ def _norm(path: str) -> str:
 
 
 @dataclass(slots=True)
+class HangupFirst:
+    """Calls whose ``POST /a1/calls`` is answered only after their whenhangup.
+
+    ``remaining`` counts matching calls still to hold (None: no limit);
+    ``predicate`` selects calls by the form of the request that creates them.
+    """
+
+    remaining: int | None
+    predicate: CallFormPredicate | None = None
+
+    def matches(self, form: Mapping[str, str]) -> bool:
+        """Return True if the call created by ``form`` is to be held."""
+        if self.remaining is not None and self.remaining <= 0:
+            return False
+        return self.predicate is None or self.predicate(form)
+
+
+@dataclass(slots=True)
 class HeldWebhook:
     """A whenhangup delivery queued by :meth:`Faults.hold_webhooks`."""
 
@@ -65,6 +84,7 @@ class Faults:
     holding_webhooks: bool = False
     request_faults: list[RequestFault] = field(default_factory=list)
     held: list[HeldWebhook] = field(default_factory=list)
+    hangup_first: list[HangupFirst] = field(default_factory=list)
     _release: Callable[[list[HeldWebhook]], None] | None = field(
         default=None, repr=False
     )
@@ -158,6 +178,35 @@ class Faults:
             RequestFault("echo", path, method, count, status=status)
         )
 
+    def hangup_before_response(
+        self, count: int | None = 1, *, when: CallFormPredicate | None = None
+    ) -> None:
+        """Answer the next ``count`` created calls only after their whenhangup was delivered.
+
+        Forces the order "the hangup overtakes its POST response" instead of
+        racing it: the call is created and runs its whole lifecycle, and the
+        response to the ``POST /a1/calls`` that created it is held until the
+        call ended and its whenhangup delivery finished (every attempt, both
+        copies with ``duplicate_webhooks``; after ``release_webhooks`` while
+        webhooks are held). ``when`` selects calls by the request's form, e.g.
+        ``when=lambda form: form["to"] in numbers``; only selected calls count.
+        ``count=None`` holds every selected call until :meth:`clear`. Requests
+        that create no call (rejected, failed or dropped before processing)
+        are never held and do not count.
+        """
+        self.hangup_first.append(HangupFirst(count, when))
+
+    def take_hangup_first(self, form: Mapping[str, str]) -> bool:
+        """Consume one hold for the call just created by ``form``; True if it is held."""
+        for rule in self.hangup_first:
+            if rule.matches(form):
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self.hangup_first.remove(rule)
+                return True
+        return False
+
     def hold_webhooks(self) -> None:
         """Queue whenhangup deliveries instead of sending them."""
         self.holding_webhooks = True
@@ -184,8 +233,12 @@ class Faults:
         return None
 
     def clear(self) -> None:
-        """Switch every request fault and webhook fault off (held webhooks are released)."""
+        """Switch every request fault and webhook fault off (held webhooks are released).
+
+        Responses already waiting for their call's hangup keep waiting for it.
+        """
         self.request_faults.clear()
+        self.hangup_first.clear()
         self.duplicate_webhooks = False
         if self.holding_webhooks or self.held:
             self.release_webhooks()

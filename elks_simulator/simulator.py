@@ -64,6 +64,10 @@ KNOWN_ACTION_KEYS = frozenset(
 # Keys whose value may itself be an action (or a URL returning one).
 NESTED_ACTION_KEYS = ("next", "busy", "failed")
 
+# Default bound (real seconds) of the wait_* helpers: a guard against a hang,
+# not a deadline; generous so that a busy machine does not fail a test.
+WAIT_TIMEOUT = 60.0
+
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-secret"
 DEMO_MOBILENUMBER = "+46700000000"
@@ -456,14 +460,18 @@ class Simulator:
             raise RuntimeError("simulator not started")
         return f"{self.root_url}/sim/audio/{name}"
 
-    async def wait_call_finished(self, call_id: str, timeout: float = 5.0) -> SimCall:
+    async def wait_call_finished(
+        self, call_id: str, timeout: float = WAIT_TIMEOUT
+    ) -> SimCall:
         """Wait (real seconds) until the call ended and its whenhangup delivery finished."""
         call = self.calls[call_id]
         async with asyncio.timeout(timeout):
             await call.finished.wait()
         return call
 
-    async def wait_webhook_held(self, call_id: str, timeout: float = 5.0) -> None:
+    async def wait_webhook_held(
+        self, call_id: str, timeout: float = WAIT_TIMEOUT
+    ) -> None:
         """Wait (real seconds) until the call's whenhangup is queued by ``hold_webhooks``."""
         async with asyncio.timeout(timeout):
             while not any(item.call_id == call_id for item in self.faults.held):
@@ -728,8 +736,12 @@ class Simulator:
             call.state = "failed"
         self.calls[call.id] = call
         run = _Run(call=call, created_at=created, presses=list(callee.presses))
+        created_json = call.creation_json()  # as at creation, even if answered late
         self._spawn(self._lifecycle(run))
-        return web.json_response(call.creation_json())
+        if self.faults.take_hangup_first(form):
+            # Set once the whenhangup delivery finished, or when stopping.
+            await call.finished.wait()
+        return web.json_response(created_json)
 
     def _validate_call(self, account: Account, form: dict[str, str]) -> str | None:
         sender = form.get("from", "").strip()

@@ -71,8 +71,31 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom integrations from this checkout."""
 
 
+# Fixtures that receive the simulator's deliveries, when a test uses them.
+RECEIVERS = ("restarter", "cloud_relay")
+
+
 @pytest.fixture
-async def elks(socket_enabled: None) -> AsyncGenerator[Elks]:
+def receivers_before_simulator(
+    request: pytest.FixtureRequest,
+    hass: HomeAssistant,
+    aiohttp_client: Any,
+    socket_enabled: None,
+) -> None:
+    """Set up everything on Home Assistant's side before the simulator.
+
+    pytest tears fixtures down in reverse order, so the simulator stops (its
+    deliveries cancelled) before Home Assistant, its HTTP servers
+    (``aiohttp_client``), a restarted Home Assistant or the Cloud relay go
+    away: no hangup reaches a closing server, on a fast or a slow machine.
+    """
+    for name in RECEIVERS:
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+
+
+@pytest.fixture
+async def elks(receivers_before_simulator: None) -> AsyncGenerator[Elks]:
     """Run the 46elks simulator on a loopback port, with one account."""
     sim = Simulator(time_scale=0.001)
     account = sim.add_account(

@@ -421,6 +421,7 @@ async def test_escalation_cancelled(
 ) -> None:
     """elks.cancel stops the escalation: nobody else is called."""
     finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    elks.sim.time_scale = 1.0  # the first callee rings 300 real seconds
     response = await slow_escalation(hass)
     assert response["first_call"]["to"] == NO_ANSWER
     await cancel(hass, response["escalation_id"])
@@ -442,6 +443,7 @@ async def test_escalation_interrupted_by_restart(
 ) -> None:
     """An escalation cut short by a stop is reported on the next start."""
     finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    elks.sim.time_scale = 1.0  # the first callee rings 300 real seconds
     response = await slow_escalation(hass)
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     assert finished == []
@@ -465,6 +467,7 @@ async def test_waiting_escalation_cancelled(
     hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
 ) -> None:
     """An action waiting for an escalation returns its result when it is cancelled."""
+    elks.sim.time_scale = 1.0  # the first callee rings 300 real seconds
     waiting = hass.async_create_task(
         call(
             hass,

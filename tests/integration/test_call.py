@@ -152,6 +152,30 @@ async def test_many_recipients_normalised_and_deduplicated(
     assert len(response["calls"]) == 10
 
 
+async def release_hangups_as_the_test_ends(
+    hass: HomeAssistant, elks: Elks, count: int = 10
+) -> None:
+    """Place calls and release their hangups, so they are in flight at teardown."""
+    elks.sim.faults.hold_webhooks()
+    numbers = [f"+46 70 000 03 {i:02d}" for i in range(count)]
+    response = await call(hass, to=numbers, play="sound/beep")
+    for placed in response["calls"]:  # type: ignore[attr-defined]
+        await elks.sim.wait_webhook_held(placed["id"])
+    elks.sim.faults.release_webhooks()
+
+
+async def test_teardown_with_hangups_in_flight(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Hangups arriving as the test ends do not break its teardown.
+
+    pytest must stop the simulator before Home Assistant's HTTP server goes
+    away, or a hangup reaches a closing server ("Error on transport creation
+    for incoming connection").
+    """
+    await release_hangups_as_the_test_ends(hass, elks)
+
+
 @pytest.mark.parametrize(
     ("data", "key", "placeholders"),
     [

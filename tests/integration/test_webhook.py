@@ -58,14 +58,13 @@ async def test_hangup_before_call_response(
     """A hangup that overtakes the POST /calls response is still applied, once."""
     events = async_capture_events(hass, EVENT_CALL_ENDED)
     # 46elks creates the call, the callee is busy at once, and the hangup
-    # arrives while the response to our POST is still on its way.
-    elks.sim.faults.delay_next(0.5)
-    task = hass.async_create_task(call(hass, to=BUSY, play="sound/beep"))
-    while not [d for d in elks.sim.deliveries if d.kind == "whenhangup" and d.status]:
-        await asyncio.sleep(0.01)
-    assert not task.done()
-    assert events == []
-    [placed] = (await task)["calls"]
+    # arrives while the response to our POST is still on its way: the
+    # simulator answers the POST only after the hangup was answered.
+    elks.sim.faults.hangup_before_response()
+    [placed] = (await call(hass, to=BUSY, play="sound/beep"))["calls"]
+    [hangup] = [d for d in elks.sim.deliveries if d.kind == "whenhangup"]
+    assert hangup.status == 200
+    assert hangup.call_id == placed["id"]
     await hass.async_block_till_done()
     assert [e.data["call_id"] for e in events] == [placed["id"]]
     assert events[0].data["state"] == "busy"

@@ -2,9 +2,10 @@
 
 The simulator runs at ``time_scale=0.001``: a callee answering after 20
 simulated seconds answers after 20 ms, so hangups arrive while other
-``POST /a1/calls`` are still on their way. The responses to the first
-``DELAYED`` POSTs are held back for ``DELAY`` s, so the hangups of those calls
-overtake their own POST response (the tracker parks them).
+``POST /a1/calls`` are still on their way. For every other number the
+simulator answers the POST only after the call's hangup was delivered, so
+those hangups overtake their own POST response (the tracker parks them) on
+any machine, however fast or busy.
 """
 
 from __future__ import annotations
@@ -32,10 +33,9 @@ from tests.integration.conftest import CALLER_ID, Elks
 SENSOR = "sensor.home_last_call"
 CALLS = 200
 SEED = 4646
-DELAYED = 25
-DELAY = 0.5  # real seconds; every call ends within ~25 ms of its creation
-# Real seconds to wait for every call of a run to end.
-FINISH_TIMEOUT = 15.0
+# Real seconds to wait for every call of a run to end: only a guard against a
+# hang, generous for a busy machine (every call ends ~25 ms after creation).
+FINISH_TIMEOUT = 120.0
 
 
 def script_callees(elks: Elks, count: int, seed: int) -> list[str]:
@@ -45,6 +45,15 @@ def script_callees(elks: Elks, count: int, seed: int) -> list[str]:
     for number in numbers:
         elks.sim.set_callee(number, Callee.answer(after=rng.uniform(0.5, 20)))
     return numbers
+
+
+def hangups_overtake(elks: Elks, numbers: list[str]) -> set[str]:
+    """Make the hangup of every other number arrive before its POST response."""
+    overtaking = set(numbers[::2])
+    elks.sim.faults.hangup_before_response(
+        count=None, when=lambda form: form.get("to") in overtaking
+    )
+    return overtaking
 
 
 async def place(hass: HomeAssistant, numbers: list[str]) -> list[dict[str, Any]]:
@@ -76,6 +85,14 @@ def track_sensor(hass: HomeAssistant) -> list[tuple[str, str, float]]:
     return seen
 
 
+def is_slow_callback_warning(record: logging.LogRecord) -> bool:
+    """Return True for asyncio debug mode's "Executing ... took 0.1 seconds".
+
+    It measures the machine (a busy one logs it), not the integration.
+    """
+    return record.name == "asyncio" and str(record.msg).startswith("Executing ")
+
+
 async def assert_all_ended_once(
     hass: HomeAssistant,
     elks: Elks,
@@ -85,6 +102,7 @@ async def assert_all_ended_once(
     events: list[Event[Any]],
     sensor: list[tuple[str, str, float]],
     caplog: pytest.LogCaptureFixture,
+    overtaking: set[str],
     *,
     deliveries_per_call: int = 1,
 ) -> None:
@@ -137,17 +155,28 @@ async def assert_all_ended_once(
     assert final.state == elks.sim.calls[last].state == "success"
     assert sensor[-1][:2] == ("success", last)
 
-    # Precondition: the delayed POSTs did make some hangups overtake their
-    # placement (their delivery was answered before the call showed ongoing).
-    overtaken = [d for d in hangups if d.delivered_at < ongoing[d.call_id or ""]]
-    assert overtaken, "no hangup overtook its POST /a1/calls: parking untested"
+    # Precondition: the hangups of the selected calls did overtake their
+    # placement (every delivery was answered before the call showed ongoing).
+    # Others may too, depending on the machine; these are forced.
+    forced = {call["id"] for call in placed if call["to"] in overtaking}
+    assert len(forced) == len(overtaking) == len(numbers) // 2
+    late = [
+        d.call_id
+        for d in hangups
+        if d.call_id in forced and d.delivered_at >= ongoing[d.call_id or ""]
+    ]
+    assert not late, "a forced hangup did not overtake its POST /a1/calls"
 
     runtime_entry: ElksConfigEntry = entry
     tracker = runtime_entry.runtime_data.tracker
     assert tracker.ongoing_count == 0
     assert tracker.uncertain_count == 0
 
-    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    problems = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and not is_slow_callback_warning(r)
+    ]
     assert not problems, [r.getMessage() for r in problems]
 
 
@@ -161,12 +190,12 @@ async def test_one_action_to_200_recipients(
     numbers = script_callees(elks, CALLS, SEED)
     events = async_capture_events(hass, EVENT_CALL_ENDED)
     sensor = track_sensor(hass)
-    elks.sim.faults.delay_next(DELAY, count=DELAYED, method="POST")
+    overtaking = hangups_overtake(elks, numbers)
 
     placed = await place(hass, numbers)
 
     await assert_all_ended_once(
-        hass, elks, loaded_entry, placed, numbers, events, sensor, caplog
+        hass, elks, loaded_entry, placed, numbers, events, sensor, caplog, overtaking
     )
 
 
@@ -181,7 +210,7 @@ async def test_concurrent_actions_with_repeated_hangups(
     events = async_capture_events(hass, EVENT_CALL_ENDED)
     sensor = track_sensor(hass)
     elks.sim.faults.duplicate_webhooks = True
-    elks.sim.faults.delay_next(DELAY, count=DELAYED, method="POST")
+    overtaking = hangups_overtake(elks, numbers)
 
     batches = [numbers[i : i + 50] for i in range(0, CALLS, 50)]
     results = await asyncio.gather(*(place(hass, batch) for batch in batches))
@@ -196,5 +225,6 @@ async def test_concurrent_actions_with_repeated_hangups(
         events,
         sensor,
         caplog,
+        overtaking,
         deliveries_per_call=2,
     )

@@ -106,8 +106,12 @@ def _norm(response: Any) -> tuple[int, str]:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    """Return a started simulator with a small time scale."""
+async def sim(receiver: Receiver) -> AsyncIterator[Simulator]:
+    """Return a started simulator with a small time scale.
+
+    Set up after the webhook receiver, so that it stops (its deliveries
+    cancelled) before the receiver closes.
+    """
     simulator = Simulator(time_scale=TIME_SCALE)
     await simulator.start(host="127.0.0.1", port=0)
     yield simulator

@@ -38,7 +38,7 @@ async def _run(*args: str) -> asyncio.subprocess.Process:
 async def _read_url(proc: asyncio.subprocess.Process) -> tuple[str, list[str]]:
     assert proc.stdout is not None
     lines: list[str] = []
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(60):  # a bound against a hang; startup is slow when busy
         while True:
             raw = await proc.stdout.readline()
             assert raw, "simulator exited early: " + "".join(lines)
@@ -86,7 +86,7 @@ async def test_cli_serves_demo_and_stops() -> None:
                 call_id = (await resp.json())["id"]
             root = url.removesuffix("/a1")
             async with session.get(
-                f"{root}/sim/calls/{call_id}/wait", params={"timeout": "10"}
+                f"{root}/sim/calls/{call_id}/wait", params={"timeout": "60"}
             ) as resp:
                 assert resp.status == 200
                 assert (await resp.json())["state"] == "busy"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 
@@ -69,6 +70,10 @@ async def test_delay_next_triggers_client_timeout(sim: Simulator, api: Api) -> N
             data={"from": VOICE_NUMBER, "to": CALLEE, "voice_start": PLAY},
             timeout=aiohttp.ClientTimeout(total=0.1),
         )
+    # The client gave up; the simulator still processes the request.
+    async with asyncio.timeout(60):
+        while not sim.calls:
+            await asyncio.sleep(0.005)
     assert len(sim.calls) == 1
     sim.faults.delay_next(0.2, path="/a1/me")
     began = time.perf_counter()
@@ -164,10 +169,126 @@ async def test_stop_cancels_running_calls(api: Api, receiver: Receiver) -> None:
     """stop() cancels in-flight lifecycles and wakes waiters."""
     sim = api.sim
     sim.set_callee(CALLEE, Callee.no_answer())
+    sim.time_scale = 1.0  # rings 300 real seconds: certainly still running
     reply = await api.call(CALLEE, PLAY, receiver.url("/hangup"), timeout=300)
-    waiter = asyncio.ensure_future(sim.wait_call_finished(reply["id"], timeout=5))
-    await asyncio.sleep(0.01)
+    waiter = asyncio.ensure_future(sim.wait_call_finished(reply["id"]))
     await sim.stop()
     await waiter
     assert sim.calls[reply["id"]].state == "ongoing"
+    assert receiver.forms("/hangup") == []
+
+
+async def _wait_held(sim: Simulator, count: int) -> None:
+    """Wait until ``count`` whenhangups are held (a bound against hangs only)."""
+    async with asyncio.timeout(60):
+        while len(sim.faults.held) < count:
+            await asyncio.sleep(0.005)
+
+
+async def test_hangup_before_response(
+    sim: Simulator, api: Api, receiver: Receiver
+) -> None:
+    """The POST is answered only after its call's whenhangup was delivered."""
+    # Long enough that without the hold the answer would come first.
+    sim.set_callee(CALLEE, Callee.answer(after=50.0))
+    sim.faults.hangup_before_response()
+    reply = await api.call(CALLEE, PLAY, receiver.url("/hangup"))
+    call = sim.calls[reply["id"]]
+    assert call.ended
+    assert call.finished.is_set()
+    assert [form["id"] for form in receiver.forms("/hangup")] == [reply["id"]]
+    assert reply["state"] == "ongoing"  # the creation reply, not the final state
+    assert sim.faults.hangup_first == []  # count=1 is used up
+
+
+async def test_hangup_before_response_without_whenhangup(
+    sim: Simulator, api: Api
+) -> None:
+    """A call without whenhangup is answered once it ended."""
+    sim.set_callee(CALLEE, Callee.answer(after=50.0))
+    sim.faults.hangup_before_response()
+    reply = await api.call(CALLEE, PLAY)
+    assert sim.calls[reply["id"]].ended
+    assert sim.calls[reply["id"]].state == "success"
+
+
+async def test_hangup_before_response_selects_by_form(
+    sim: Simulator, api: Api, receiver: Receiver
+) -> None:
+    """Only selected calls wait, also for held webhooks; the others answer at once."""
+    other = "+46700000102"
+    sim.faults.hold_webhooks()
+    sim.faults.hangup_before_response(count=None, when=lambda f: f["to"] == CALLEE)
+
+    # Not selected: answered while its hangup is still held.
+    first = await api.call(other, PLAY, receiver.url("/hangup"))
+    assert receiver.forms("/hangup") == []
+
+    async def call_and_look() -> tuple[str, list[str]]:
+        reply = await api.call(CALLEE, PLAY, receiver.url("/hangup"))
+        return reply["id"], [form["id"] for form in receiver.forms("/hangup")]
+
+    selected = asyncio.ensure_future(call_and_look())
+    await _wait_held(sim, 2)
+    assert receiver.forms("/hangup") == []
+    sim.faults.release_webhooks()
+    async with asyncio.timeout(60):
+        call_id, seen = await selected
+    # Its hangup (queued after the first one's) was delivered before the answer.
+    assert seen == [first["id"], call_id]
+    assert sim.faults.hangup_first != []  # count=None: still selecting
+
+
+async def test_hangup_before_response_count(
+    sim: Simulator, api: Api, receiver: Receiver
+) -> None:
+    """``count`` calls are held; rejected or failed requests do not count."""
+    sim.faults.hangup_before_response(count=2)
+    status, _ = await api.post_call(from_=VOICE_NUMBER, to="0700", voice_start=PLAY)
+    assert status == 400
+    sim.faults.fail_next(status=503)
+    status, _ = await api.post_call(from_=VOICE_NUMBER, to=CALLEE, voice_start=PLAY)
+    assert status == 503
+    for _ in range(2):
+        reply = await api.call(CALLEE, PLAY, receiver.url("/hangup"))
+        assert receiver.forms("/hangup")[-1]["id"] == reply["id"]
+    # The third call is not held: it is answered while its hangup is queued.
+    sim.faults.hold_webhooks()
+    async with asyncio.timeout(60):
+        reply = await api.call(CALLEE, PLAY, receiver.url("/hangup"))
+    assert reply["id"] not in [form["id"] for form in receiver.forms("/hangup")]
+    assert len(receiver.forms("/hangup")) == 2
+
+
+async def test_hangup_before_response_cleared(
+    sim: Simulator, api: Api, receiver: Receiver
+) -> None:
+    """reset_faults removes the hold."""
+    sim.faults.hangup_before_response(count=None)
+    sim.reset_faults()
+    sim.faults.hold_webhooks()
+    async with asyncio.timeout(60):
+        await api.call(CALLEE, PLAY, receiver.url("/hangup"))
+    assert receiver.forms("/hangup") == []
+
+
+async def test_stop_answers_held_response(api: Api, receiver: Receiver) -> None:
+    """stop() does not hang on a response waiting for a held whenhangup."""
+    sim = api.sim
+    sim.faults.hold_webhooks()
+    sim.faults.hangup_before_response()
+    post = asyncio.ensure_future(
+        api.post_call(
+            from_=VOICE_NUMBER,
+            to=CALLEE,
+            voice_start=PLAY,
+            whenhangup=receiver.url("/hangup"),
+        )
+    )
+    await _wait_held(sim, 1)
+    assert not post.done()
+    async with asyncio.timeout(60):
+        await sim.stop()
+        with contextlib.suppress(aiohttp.ClientError):
+            await post
     assert receiver.forms("/hangup") == []

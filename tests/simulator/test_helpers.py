@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import aiohttp
@@ -35,7 +34,7 @@ async def test_sim_wait(sim: Simulator, api: Api, http: aiohttp.ClientSession) -
     sim.set_callee("+46700000101", Callee.answer(after=1.0))
     reply = await api.call("+46700000101", {"play": "sound/beep"})
     async with http.get(
-        f"{sim.root_url}/sim/calls/{reply['id']}/wait", params={"timeout": "5"}
+        f"{sim.root_url}/sim/calls/{reply['id']}/wait", params={"timeout": "60"}
     ) as resp:
         assert resp.status == 200
         data = await resp.json()
@@ -45,6 +44,7 @@ async def test_sim_wait(sim: Simulator, api: Api, http: aiohttp.ClientSession) -
     async with http.get(f"{sim.root_url}/sim/calls/cnope/wait") as resp:
         assert resp.status == 404
     sim.set_callee("+46700000103", Callee.no_answer())
+    sim.time_scale = 1.0  # rings 300 real seconds: certainly still running
     slow = await api.call("+46700000103", {"play": "sound/beep"}, timeout=300)
     async with http.get(
         f"{sim.root_url}/sim/calls/{slow['id']}/wait", params={"timeout": "0.01"}
@@ -123,7 +123,7 @@ async def test_seed_demo(
 
 async def test_make_app_embedding() -> None:
     """make_app() can be served by a caller; its shutdown stops the simulator's tasks."""
-    sim = Simulator(time_scale=0.001)
+    sim = Simulator(time_scale=1.0)  # the call rings 300 real seconds: still running
     acct = sim.add_account(username="e", password="p")
     sim.add_number(acct, VOICE_NUMBER)
     sim.set_callee("+46700000103", Callee.no_answer())
@@ -149,7 +149,6 @@ async def test_make_app_embedding() -> None:
     ):
         assert resp.status == 200
         call_id = (await resp.json())["id"]
-    await asyncio.sleep(0.01)
     assert not sim.calls[call_id].finished.is_set()
     await runner.cleanup()
     assert sim.calls[call_id].finished.is_set()
