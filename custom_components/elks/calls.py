@@ -122,7 +122,7 @@ class CallTracker:
                 self._ongoing[pending.call_id] = pending
                 if plan is not None:
                     self._live[pending.call_id] = _Live(
-                        CallPlan.from_dict(plan), FlowState(**(flow or {}))
+                        CallPlan.from_dict(plan), FlowState.from_dict(flow or {})
                     )
         self._uncertain = [_Pending(**item) for item in data.get("uncertain", [])]
         for call_id in data.get("finished", []):
@@ -251,7 +251,13 @@ class CallTracker:
                 waiter.set_result(outcome)
 
     async def async_flow_request(
-        self, call_id: str, result: str, why: str | None, *, hook_url: str
+        self,
+        call_id: str,
+        result: str,
+        why: str | None,
+        *,
+        hook_url: str,
+        step_number: str | None = None,
     ) -> FlowStep | None:
         """Answer 46elks' question what an interactive call does next.
 
@@ -275,6 +281,7 @@ class CallTracker:
             why,
             hook_url=hook_url,
             caller_id=pending.from_number,
+            step=step_number,
         )
         self._schedule_save()
         for kind, data in step.events:
