@@ -169,7 +169,7 @@ class CallTracker:
                 self._ongoing[pending.call_id] = pending
                 if plan is not None:
                     self._live[pending.call_id] = _Live(
-                        CallPlan.from_dict(plan), FlowState(**(flow or {}))
+                        CallPlan.from_dict(plan), FlowState.from_dict(flow or {})
                     )
         self._uncertain = [_Pending(**item) for item in data.get("uncertain", [])]
         for call_id in data.get("finished", []):
@@ -339,6 +339,7 @@ class CallTracker:
         from_number: str | None,
         to: str | None,
         hook_url: str,
+        step_number: str | None = None,
     ) -> FlowStep | None:
         """Answer 46elks' question what an interactive call does next.
 
@@ -374,6 +375,7 @@ class CallTracker:
             why,
             hook_url=hook_url,
             caller_id=pending.from_number,
+            step=step_number,
         )
         self._schedule_save()
         for kind, data in step.events:

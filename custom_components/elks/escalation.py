@@ -1,13 +1,18 @@
 """Escalation: call recipients one at a time until somebody answers or acknowledges.
 
-A running escalation is stored, so that one cut short by a restart is
-reported when Home Assistant starts again instead of vanishing.
+A running escalation is stored before its first call and after every call,
+so that one cut short by a stop, a reload or a crash is reported as
+``interrupted`` when Home Assistant starts again instead of vanishing. Only
+the user's own cancel (``elks.cancel``, or cancelling the action that waits
+for it) ends an escalation as ``cancelled``: stopping Home Assistant cancels
+its task too, and that must not look like a user's decision.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 import uuid
@@ -76,8 +81,12 @@ class EscalationManager:
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.escalations"
         )
-        self._running: dict[str, tuple[Escalation, asyncio.Task[None]]] = {}
+        # Registered before their task runs, so that every save includes them.
+        self._running: dict[str, Escalation] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._first_call: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # Escalations the user cancelled; any other cancellation interrupts.
+        self._cancel_requested: set[str] = set()
         self._unloading = False
 
     async def async_load(self) -> None:
@@ -85,26 +94,30 @@ class EscalationManager:
         data = await self._store.async_load() or {}
         interrupted = [Escalation(**item) for item in data.get("running", [])]
         for escalation in interrupted:
-            escalation.result = "interrupted"
-            escalation.finished = dt_util.utcnow().isoformat()
-            LOGGER.error(
-                "Escalation %s was interrupted by a restart after %s call(s); nobody acknowledged it",
-                escalation.id,
-                len(escalation.attempts),
-            )
-            async_escalation_interrupted(
-                self._hass,
-                escalation.id,
-                {
-                    "escalation_id": escalation.id,
-                    "started": escalation.started,
-                    "recipients": ", ".join(escalation.recipients),
-                    "calls": str(len(escalation.attempts)),
-                },
-            )
-            self._events.escalation_finished(escalation.as_dict())
+            self._report_interrupted(escalation)
         if interrupted:
             await self._async_save()
+
+    @callback
+    def _report_interrupted(self, escalation: Escalation) -> None:
+        escalation.result = "interrupted"
+        escalation.finished = dt_util.utcnow().isoformat()
+        LOGGER.error(
+            "Escalation %s was interrupted after %s call(s); nobody acknowledged it",
+            escalation.id,
+            len(escalation.attempts),
+        )
+        async_escalation_interrupted(
+            self._hass,
+            escalation.id,
+            {
+                "escalation_id": escalation.id,
+                "started": escalation.started,
+                "recipients": ", ".join(escalation.recipients),
+                "calls": str(len(escalation.attempts)),
+            },
+        )
+        self._events.escalation_finished(escalation.as_dict())
 
     async def async_remove(self) -> None:
         """Delete stored escalations (the entry is being removed)."""
@@ -112,11 +125,7 @@ class EscalationManager:
 
     async def _async_save(self) -> None:
         await self._store.async_save(
-            {
-                "running": [
-                    asdict(escalation) for escalation, _ in self._running.values()
-                ]
-            }
+            {"running": [asdict(escalation) for escalation in self._running.values()]}
         )
 
     @callback
@@ -140,22 +149,50 @@ class EscalationManager:
             require_ack=require_ack,
             started=dt_util.utcnow().isoformat(),
         )
+        # Registered before the task starts (eagerly): its first, awaited save
+        # must already include it, before the first POST /a1/calls.
+        self._running[escalation.id] = escalation
         self._first_call[escalation.id] = self._hass.loop.create_future()
         task = entry_create_task(
             self._async_run(escalation, place, call_timeout),
             f"elks escalation {escalation.id}",
         )
-        self._running[escalation.id] = (escalation, task)
+        if escalation.id in self._running:
+            self._tasks[escalation.id] = task
         return escalation
 
     async def async_first_call(self, escalation_id: str) -> dict[str, Any]:
-        """Wait for the first attempt of an escalation to be placed (or fail)."""
-        return await asyncio.shield(self._first_call[escalation_id])
+        """Wait for the first attempt of an escalation to be placed (or fail).
+
+        Cancelling the waiting action cancels the escalation: it has not
+        even returned the escalation id that ``elks.cancel`` needs.
+        """
+        with self._cancel_with_action(escalation_id):
+            return await asyncio.shield(self._first_call[escalation_id])
 
     async def async_wait(self, escalation_id: str) -> None:
-        """Wait for an escalation to finish, however it finishes."""
-        if (running := self._running.get(escalation_id)) is not None:
-            await asyncio.wait([running[1]])
+        """Wait for an escalation to finish, however it finishes.
+
+        Cancelling the waiting action (``script.turn_off``, an automation in
+        ``restart`` mode) cancels the escalation too: it ends as
+        ``cancelled``, with its event. A stop does not: the escalation stays
+        stored and is reported as ``interrupted`` at the next start.
+        """
+        if (task := self._tasks.get(escalation_id)) is not None:
+            with self._cancel_with_action(escalation_id):
+                await asyncio.wait([task])
+
+    @contextmanager
+    def _cancel_with_action(self, escalation_id: str) -> Iterator[None]:
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._hass.is_stopping and self.cancel(escalation_id):
+                LOGGER.warning(
+                    "Escalation %s is cancelled: the action that started it was cancelled",
+                    escalation_id,
+                )
+            raise
 
     @property
     def running_count(self) -> int:
@@ -164,18 +201,20 @@ class EscalationManager:
 
     @callback
     def cancel(self, escalation_id: str) -> bool:
-        """Stop an escalation; no further calls are placed."""
-        if (running := self._running.get(escalation_id)) is None:
+        """Stop an escalation on the user's request; no further calls are placed."""
+        if (task := self._tasks.get(escalation_id)) is None or task.done():
             return False
-        running[1].cancel()
+        self._cancel_requested.add(escalation_id)
+        task.cancel()
         return True
 
     async def _async_run(
         self, escalation: Escalation, place: PlaceCall, call_timeout: int
     ) -> None:
         first = self._first_call[escalation.id]
+        interrupted = False
         try:
-            # Stored before the first call, so a crash during it is reported.
+            # Written now, not delayed: a crash during the first call is reported.
             await self._async_save()
             for round_number in range(1, escalation.rounds + 1):
                 for to in escalation.recipients:
@@ -193,19 +232,36 @@ class EscalationManager:
                     await self._async_save()
             escalation.result = "exhausted"
         except asyncio.CancelledError:
-            escalation.result = "cancelled"
+            if escalation.id in self._cancel_requested:
+                escalation.result = "cancelled"
+            else:  # Home Assistant stops, or the entry unloads
+                interrupted = True
             raise
         finally:
+            self._cancel_requested.discard(escalation.id)
             if not first.done():
                 first.set_result({})
-            if not self._unloading:  # else it stays stored: the next start reports it
+            if interrupted and not self._hass.is_stopping and not self._unloading:
+                # Cancelled by neither the user nor a stop: say so now.
+                self._report_interrupted(escalation)
+                await self._async_finish(escalation)
+            elif interrupted or self._unloading:
+                # Stays stored, with the call in progress: the next start
+                # reports it. While stopping, the write happens in the final
+                # write stage, before Home Assistant exits.
+                await asyncio.shield(self._async_save())
+                # What an action still waiting for it returns (stored as running).
+                escalation.result = "interrupted"
+            else:
                 await self._async_finish(escalation)
 
     async def _async_finish(self, escalation: Escalation) -> None:
-        escalation.finished = dt_util.utcnow().isoformat()
         self._running.pop(escalation.id, None)
+        self._tasks.pop(escalation.id, None)
         self._first_call.pop(escalation.id, None)
-        self._events.escalation_finished(escalation.as_dict())
+        if escalation.result != "interrupted":  # else already reported
+            escalation.finished = dt_util.utcnow().isoformat()
+            self._events.escalation_finished(escalation.as_dict())
         # Shielded: a cancelled escalation must still be removed from storage.
         await asyncio.shield(self._async_save())
 
@@ -227,6 +283,8 @@ class EscalationManager:
             first.set_result(dict(attempt))
         if isinstance(result, PlacementFailure):
             return "not_placed"
+        # The call id is stored, so that a crash during the call is reported with it.
+        await self._async_save()
         # "unknown" when no hangup came: move on rather than wait forever.
         outcome = await self._outcome(result.id, call_timeout)
         attempt["outcome"] = outcome
@@ -240,8 +298,9 @@ class EscalationManager:
         """
         self._unloading = True
         await self._async_save()
-        tasks = [task for _, task in self._running.values()]
+        tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._running.clear()
+        self._tasks.clear()

@@ -4,12 +4,19 @@ Acknowledgement, keypad menus and PINs run through our webhook: 46elks asks
 for the next action (``voice_start``/``next`` URLs) and the answer depends on
 what the callee pressed. The plan and the state of each such call are plain
 data, stored with the call so that a restart mid-call loses nothing.
+
+Every ``next`` URL we hand out carries the number of the step it answers
+(``?step=N``). 46elks re-sends a request whose answer it did not get: the
+re-sent request carries the same number, gets the same answer and fires
+nothing again. Only the first ``voice_start`` (``result=newoutgoing``, step 0)
+starts a flow; a request for an older step changes nothing, so the PIN's
+tries cannot be reset and a finished flow stays finished.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, Self
 
 from .api import connect_action, hangup_action, ivr_action, play_action, with_next
 
@@ -22,6 +29,9 @@ PIN_TIMEOUT = 15
 # 46elks plays sound/dtmf/P as 500 ms of silence.
 _LEAD_IN_SOURCE = {"beep": "sound/beep", "pause": "sound/dtmf/PPPP"}
 CONFIRMATION = "sound/beep"
+# Query parameter of our ``next`` URLs: the step the request answers.
+STEP_PARAM = "step"
+_MAX_STEP_DIGITS = 6
 
 
 @dataclass(slots=True)
@@ -73,10 +83,27 @@ class FlowState:
     answered: bool = False
     acknowledged: bool = False
     no_input: bool = False
+    # Requests answered so far: the number our next ``next`` URL carries.
+    step: int = 0
+    # Our answer to the last request, for 46elks re-sending it.
+    last_action: dict[str, Any] | None = None
+    # Started before steps were numbered: its ``next`` URLs carry none.
+    unnumbered: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Return the state as JSON-safe data."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Rebuild a stored state, also one stored by an older version."""
+        known = {f.name for f in fields(cls)}
+        state = cls(**{k: v for k, v in data.items() if k in known})
+        if "step" not in data:
+            state.unnumbered = True
+            # Its voice_start was answered: a replayed one must not restart it.
+            state.step = 0 if state.stage == "start" else 1
+        return state
 
 
 @dataclass(slots=True)
@@ -106,8 +133,14 @@ def inline_voice_start(plan: CallPlan, caller_id: str) -> dict[str, Any]:
     return _lead_in(plan, action)
 
 
+def _next_url(hook_url: str, state: FlowState) -> str:
+    separator = "&" if "?" in hook_url else "?"
+    return f"{hook_url}{separator}{STEP_PARAM}={state.step}"
+
+
 def _stage_action(plan: CallPlan, state: FlowState, hook_url: str) -> dict[str, Any]:
     assert plan.audio is not None or state.stage == "pin"
+    hook_url = _next_url(hook_url, state)
     if state.stage == "pin":
         assert plan.pin is not None
         return with_next(
@@ -137,6 +170,17 @@ def _hangup(state: FlowState) -> FlowStep:
     return FlowStep(hangup_action("reject"))
 
 
+def _requested_step(result: str, step: str | None, state: FlowState) -> int | None:
+    """Return the step a request answers; None when it names none we gave out."""
+    if result == "newoutgoing":
+        return 0  # the voice_start URL carries no step
+    if step is None:
+        return state.step if state.unnumbered else None
+    if not step.isdigit() or len(step) > _MAX_STEP_DIGITS:
+        return None
+    return int(step)
+
+
 def next_step(
     plan: CallPlan,
     state: FlowState,
@@ -145,9 +189,38 @@ def next_step(
     *,
     hook_url: str,
     caller_id: str,
+    step: str | None = None,
 ) -> FlowStep:
-    """Advance an interactive call by what 46elks reports, and say what to do next."""
-    if result == "newoutgoing" or state.stage == "start":
+    """Advance an interactive call by what 46elks reports, and say what to do next.
+
+    ``step`` is the step number of the URL the request came to (None for
+    the ``voice_start`` URL).
+    """
+    requested = _requested_step(result, step, state)
+    if requested is None or requested < state.step:
+        if requested == state.step - 1 and state.last_action is not None:
+            # Re-sent by 46elks: the same answer, and nothing fires again.
+            return FlowStep(state.last_action)
+        # A replayed voice_start or an older step: it changes nothing.
+        if state.stage != "done" and state.last_action is not None:
+            return FlowStep(state.last_action)
+        return FlowStep(hangup_action("reject"))
+    # A later step than expected means our state was older (a crash): go on.
+    state.step = requested + 1
+    answer = _advance(plan, state, result, why, hook_url, caller_id)
+    state.last_action = answer.action
+    return answer
+
+
+def _advance(
+    plan: CallPlan,
+    state: FlowState,
+    result: str,
+    why: str | None,
+    hook_url: str,
+    caller_id: str,
+) -> FlowStep:
+    if state.stage == "start":
         state.answered = True
         state.stage = _first_stage(plan)
         state.attempts = 0

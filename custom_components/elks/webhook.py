@@ -34,6 +34,7 @@ from .const import (
     ELKS_WEBHOOK_SOURCES,
     LOGGER,
 )
+from .flows import STEP_PARAM
 from .issues import async_no_public_url
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ class ElksWebhook:
             LOGGER.warning("Ignored a 46elks webhook that is not a form")
             return web.Response(status=_OK)
         if "callid" in form:
-            return await self._async_call_flow(form)
+            return await self._async_call_flow(form, request.query.get(STEP_PARAM))
         if "id" not in form:
             LOGGER.debug("Ignored a 46elks webhook without call id")
             return web.Response(status=_OK)
@@ -253,7 +254,9 @@ class ElksWebhook:
         LOGGER.debug("Hangup for call %r: %s", call.id, outcome)
         return web.Response(status=_OK)
 
-    async def _async_call_flow(self, form: dict[str, str]) -> web.Response:
+    async def _async_call_flow(
+        self, form: dict[str, str], step_number: str | None
+    ) -> web.Response:
         """Answer 46elks' ``voice_start``/``next`` request with the next action.
 
         Anything but a JSON action hangs the call up on 46elks' side, so a
@@ -269,6 +272,7 @@ class ElksWebhook:
                 from_number=form.get("from"),
                 to=form.get("to"),
                 hook_url=hook_url,
+                step_number=step_number,
             )
         if step is None:
             LOGGER.debug("Call-flow request for unknown call %r", _clip(call_id))

@@ -62,13 +62,14 @@ async def cloud_deliver(
     *,
     method: str = "POST",
     headers: dict[str, str] | None = None,
+    query: str = "",
 ) -> tuple[int, str | None]:
-    """Deliver as Home Assistant Cloud does; return status and body text."""
+    """Deliver as Home Assistant Cloud does (query string included); return status and body text."""
     request = MockRequest(
         content=body.encode("utf-8"),
         headers=FORM_HEADERS if headers is None else headers,
         method=method,
-        query_string="",
+        query_string=query,
         mock_source="cloud",
         remote=None,
     )
@@ -83,13 +84,16 @@ async def deliver(
     webhook_id: str,
     form: dict[str, str] | str,
     road: Road,
+    query: str = "",
 ) -> tuple[int, str | None]:
-    """POST a form (or a raw body) to our webhook by ``road``."""
+    """POST a form (or a raw body) to our webhook by ``road``, with ``query`` in its URL."""
     body = form if isinstance(form, str) else urlencode(form)
     if road is Road.CLOUD:
-        return await cloud_deliver(hass, webhook_id, body)
+        return await cloud_deliver(hass, webhook_id, body, query=query)
     response = await client.post(
-        f"/api/webhook/{webhook_id}", data=body, headers=FORM_HEADERS
+        f"/api/webhook/{webhook_id}{'?' if query else ''}{query}",
+        data=body,
+        headers=FORM_HEADERS,
     )
     text = await response.text()
     return response.status, text or None
@@ -129,6 +133,7 @@ class CloudRelay:
             await request.text(),
             method=request.method,
             headers=dict(request.headers),
+            query=request.query_string,
         )
         if body is None:
             return web.Response(status=status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
 import pytest
@@ -571,19 +572,25 @@ async def test_interactive_call_survives_restart(
         "calls"
     ]
 
-    async def flow(result: str) -> dict[str, Any]:
+    async def flow(result: str, url: str) -> dict[str, Any]:
         response = await hass_http.post(
-            f"/api/webhook/{WEBHOOK_ID}",
+            url,
             data=f"callid={placed['id']}&result={result}&direction=outgoing"
             "&from=%2B46766860001&to=%2B46700000101",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         return dict(await response.json())
 
-    assert "ivr" in await flow("newoutgoing")
+    prompt = await flow("newoutgoing", f"/api/webhook/{WEBHOOK_ID}")
+    assert "ivr" in prompt
     assert await hass.config_entries.async_reload(loaded_entry.entry_id)
     await hass.async_block_till_done()
-    assert await flow("1") == {"play": "sound/beep", "skippable": False}
+    # 46elks asks the URL in the prompt's next.
+    next_url = urlsplit(prompt["next"])
+    assert await flow("1", f"{next_url.path}?{next_url.query}") == {
+        "play": "sound/beep",
+        "skippable": False,
+    }
     response = await hass_http.post(
         f"/api/webhook/{WEBHOOK_ID}",
         data=(
