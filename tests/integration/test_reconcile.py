@@ -64,7 +64,7 @@ def ended(events: list[Event]) -> list[str]:
 
 
 def tracebacks_or_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """Records with a traceback or at ERROR.
+    """Return the records with a traceback or at ERROR.
 
     Not aiohttp's access log: under freezegun its time zone lookup fails.
     """
