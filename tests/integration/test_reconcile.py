@@ -326,6 +326,10 @@ async def test_webhook_while_46elks_is_asked_wins_once(
         async_fire_time_changed(hass)
         async with asyncio.timeout(10):
             await answered.wait()
+        # The next look while this one waits starts no second request.
+        freezer.tick(timedelta(seconds=30))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
         status, _ = await deliver(hass, hass_http, WEBHOOK_ID, form, Road.HTTP)
         await hass.async_block_till_done()
         assert status == 200
@@ -387,6 +391,7 @@ async def test_46elks_faults_are_retried_quietly(
     ]
     for item in placed:
         await elks.sim.wait_webhook_held(item["id"])
+    elks.sim.faults.fail_next(429, count=1, path="/a1/calls/*", method="GET")
     elks.sim.faults.fail_next(500, count=3, path="/a1/calls/*", method="GET")
     elks.sim.faults.drop_next(count=1000, path="/a1/calls/*", method="GET")
     caplog.clear()
@@ -440,7 +445,14 @@ async def test_call_46elks_does_not_know_is_forgotten(
                     "from_number": CALLER_ID,
                     "placed_at": now - 30,
                     "call_id": "c0123456789abcdef0123456789abcdef",
-                }
+                },
+                # Not an id 46elks gives: never made part of a request path.
+                {
+                    "to": ANSWERS,
+                    "from_number": CALLER_ID,
+                    "placed_at": now - 30,
+                    "call_id": "c/../../me",
+                },
             ],
             "uncertain": [],
             "finished": [],
@@ -451,6 +463,7 @@ async def test_call_46elks_does_not_know_is_forgotten(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert len(call_gets(elks)) == 1  # asked at once after setup
     assert config_entry.runtime_data.tracker.ongoing_count == 1
+    assert [r.path for r in elks.sim.requests if "me" in r.path] == ["/a1/me"]
 
     await advance_by_ticks(hass, freezer, 3600)
     assert len(call_gets(elks)) == NOT_FOUND_LIMIT
@@ -461,7 +474,7 @@ async def test_call_46elks_does_not_know_is_forgotten(
         for r in caplog.records
         if r.name.startswith(LOGGER_NAME) and r.levelno >= logging.WARNING
     ]
-    assert len(warnings) == 1
-    assert "Forgetting call" in warnings[0].getMessage()
+    assert len(warnings) == 2
+    assert all("Forgetting call" in w.getMessage() for w in warnings)
     diagnostics = await async_get_config_entry_diagnostics(hass, config_entry)
-    assert diagnostics["reconciliation"]["forgotten"] == 1
+    assert diagnostics["reconciliation"]["forgotten"] == 2
