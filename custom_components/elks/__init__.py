@@ -17,6 +17,7 @@ from .coordinator import ElksAccountCoordinator
 from .escalation import EscalationManager
 from .events import CallEvents
 from .models import ElksConfigEntry, ElksData, subentries_snapshot
+from .reconcile import CallReconciler
 from .services import async_setup_services
 from .webhook import ElksWebhook
 
@@ -50,6 +51,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     escalations = EscalationManager(hass, entry.entry_id, events, tracker.async_outcome)
     entry.async_on_unload(escalations.async_unload)
     elks_webhook = ElksWebhook(hass, entry)
+    reconciler = CallReconciler(hass, entry, client, tracker)
     entry.runtime_data = ElksData(
         client,
         coordinator,
@@ -57,12 +59,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         tracker,
         escalations,
         subentries_snapshot(entry.subentries),
+        reconciler,
     )
     await elks_webhook.async_setup()
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.
     await escalations.async_load()
+    # Hangups acknowledged and dropped before the webhook was registered, or
+    # never sent (no public URL), are learned from 46elks instead.
+    reconciler.async_start()
     return True
 
 

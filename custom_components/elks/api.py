@@ -39,6 +39,8 @@ REDACTED: Final = "[redacted]"
 _WEBHOOK_ID_LIKE = re.compile(r"[0-9A-Fa-f]{40,}")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]+")
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
+# What a 46elks id looks like; anything else must not become part of a path.
+_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
 
 class ElksError(Exception):
@@ -407,7 +409,9 @@ class ElksClient:
         ]
 
     async def get_call(self, call_id: str) -> Call:
-        """Return one call."""
+        """Return one call; ValueError for an id 46elks cannot have given."""
+        if not _ID.fullmatch(call_id):
+            raise ValueError(f"not a 46elks call id: {call_id!r}")
         return Call.from_json(await self._get_json(f"calls/{call_id}"))
 
     async def list_calls(self, limit: int = HISTORY_PAGE_LIMIT) -> list[Call]:

@@ -474,3 +474,32 @@ class CallTracker:
             cid for cid, (_, at) in self._parked.items() if at < parked_oldest
         ]:
             del self._parked[call_id]
+
+    @callback
+    def open_calls(self) -> dict[str, float]:
+        """Placed calls whose end is not known yet: id -> wall-clock time placed."""
+        return {
+            call_id: pending.placed_at for call_id, pending in self._ongoing.items()
+        }
+
+    @callback
+    def call_reported(self, call_id: str, call: Call | None) -> str:
+        """Apply what ``GET /calls/{id}`` said about an open call.
+
+        An ended call goes through :meth:`hangup_received`, so it ends exactly
+        once whether the webhook or the API told first. ``call`` None means
+        46elks does not know the id: the call is forgotten without an end.
+        Returns ``ongoing``, ``forgotten``, ``not_open`` (ended or forgotten
+        meanwhile) or what :meth:`hangup_received` returned.
+        """
+        if call_id not in self._ongoing:
+            return "not_open"
+        if call is None:
+            del self._ongoing[call_id]
+            self._live.pop(call_id, None)
+            self._resolve_waiters(call_id, "unknown")
+            self._schedule_save()
+            return "forgotten"
+        if call.state == "ongoing":
+            return "ongoing"
+        return self.hangup_received(call)

@@ -41,6 +41,7 @@ async def async_get_config_entry_diagnostics(
             "via_cloud": bool(entry.data.get(CONF_CLOUDHOOK_URL)),
         },
         "calls": runtime.tracker.sizes,
+        "reconciliation": runtime.reconciler.diagnostics,
         "escalations_running": runtime.escalations.running_count,
         "recipients": len(entry.subentries),
         "balance_update_ok": runtime.coordinator.last_update_success,

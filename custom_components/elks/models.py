@@ -14,6 +14,7 @@ from .calls import CallTracker
 if TYPE_CHECKING:
     from .coordinator import ElksAccountCoordinator
     from .escalation import EscalationManager
+    from .reconcile import CallReconciler
     from .webhook import ElksWebhook
 
 
@@ -29,6 +30,7 @@ class ElksData:
     # Recipients as set up (copied: Home Assistant updates subentries in
     # place); a change reloads the entry.
     subentries: dict[str, tuple[str, dict[str, Any]]]
+    reconciler: CallReconciler
 
     @property
     def account(self) -> Account:
