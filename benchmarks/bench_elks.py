@@ -11,12 +11,14 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+import cProfile
 import gc
 import json
 import logging
 import os
 from pathlib import Path
 import platform
+import pstats
 import sys
 import time
 import tracemalloc
@@ -26,7 +28,14 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    MockPlatform,
+    mock_config_flow,
+    mock_integration,
+    mock_platform,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.elks.const import (
@@ -39,14 +48,18 @@ from custom_components.elks.const import (
 from custom_components.elks.models import ElksConfigEntry
 from elks_simulator import Callee, Simulator, WebhookDelivery
 from elks_simulator.models import DeliveryKind
-from homeassistant.components import webhook
+from homeassistant.components import tts, webhook
+from homeassistant.config_entries import ConfigEntry, ConfigFlow
 from homeassistant.const import (
     CONF_PASSWORD,
     CONF_USERNAME,
     CONF_WEBHOOK_ID,
+    EVENT_STATE_CHANGED,
+    Platform,
     __version__ as ha_version,
 )
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
 
@@ -70,6 +83,10 @@ POOL = 250
 RINGING = [f"+4670100{i:04d}" for i in range(POOL)]
 OTHER = [f"+4670200{i:04d}" for i in range(POOL)]
 BUSY = [f"+4670300{i:04d}" for i in range(POOL)]
+# Busy after a short ring, so that each hangup follows its POST response:
+# the escalation gap is then the integration's own hangup -> next POST.
+SHORT_BUSY = [f"+4670400{i:04d}" for i in range(POOL)]
+SHORT_RING = 0.005  # s
 
 LATENCY_RUNS = 200
 LATENCY_WARMUP = 10
@@ -84,6 +101,14 @@ INGEST_CONCURRENCY = 8
 MEMORY_CALLS = 10_000
 MEMORY_WARMUP = 500
 MEMORY_BATCH = 50
+ESCALATIONS = 40
+ESCALATION_LENGTH = 5
+ROUND_TRIP = 0.040  # s: 46elks at a realistic distance
+DISTANT_RUNS = {1: 30, 50: 15}
+SPOKEN_RECIPIENTS = 10
+# ELKS_BENCH_PROFILE=DIR writes cProfile files of the hot paths to DIR.
+PROFILE_DIR = os.environ.get("ELKS_BENCH_PROFILE")
+PROFILE_CALLS = 2000
 
 QUIET_LOGGERS = ("", "homeassistant", "custom_components", "elks_simulator", "aiohttp")
 
@@ -155,6 +180,66 @@ def memory_category(filename: str) -> str:
     return "other"
 
 
+class CountingSpeech(tts.TextToSpeechEntity):
+    """A TTS engine that counts what it renders."""
+
+    _attr_name = "Counting speech"
+    _attr_unique_id = "counting_speech"
+    _attr_supported_languages = ["en", "sv"]
+    _attr_default_language = "en"
+    renders = 0
+
+    def get_tts_audio(
+        self, message: str, language: str, options: dict[str, Any]
+    ) -> tts.TtsAudioType:
+        """Return stand-in audio, counting the render."""
+        CountingSpeech.renders += 1
+        return ("mp3", b"ID3" + message.encode())
+
+
+TTS_ENGINE = "tts.counting_speech"
+
+
+async def setup_counting_tts(hass: HomeAssistant) -> None:
+    """Set up ``tts`` with the counting engine (a test integration)."""
+    assert await async_setup_component(hass, "tts", {})
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, [Platform.TTS])
+        return True
+
+    async def setup_tts(
+        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
+    ) -> None:
+        add([CountingSpeech()])
+
+    mock_integration(hass, MockModule("bench_speech", async_setup_entry=setup_entry))
+    mock_platform(hass, "bench_speech.tts", MockPlatform(async_setup_entry=setup_tts))
+    mock_platform(hass, "bench_speech.config_flow")
+    entry = MockConfigEntry(domain="bench_speech")
+    entry.add_to_hass(hass)
+    with mock_config_flow("bench_speech", ConfigFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@contextmanager
+def counting_tts_streams() -> Iterator[list[int]]:
+    """Count the TTS streams (audio URLs) made while inside."""
+    made = [0]
+    original = tts.async_create_stream
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made[0] += 1
+        return original(*args, **kwargs)
+
+    tts.async_create_stream = counted
+    try:
+        yield made
+    finally:
+        tts.async_create_stream = original
+
+
 class Bench:
     """One Home Assistant, its HTTP server, the simulator and the baselines."""
 
@@ -223,6 +308,20 @@ class Bench:
         assert len(ids) == len(numbers)
         self.our_calls += ids
         return ids
+
+    async def escalate(self, numbers: list[str], **extra: Any) -> dict[str, Any]:
+        """Run a sequential ``elks.call`` until it finished; return the escalation."""
+        response = await self.hass.services.async_call(
+            DOMAIN,
+            "call",
+            {"to": numbers, "mode": "sequential", "wait": True, **extra},
+            blocking=True,
+            return_response=True,
+        )
+        assert response is not None
+        escalation = response["escalation"]
+        assert isinstance(escalation, dict)
+        return escalation
 
     async def rest_command(self, to: str) -> None:
         """Send the same POST through Home Assistant's ``rest_command``."""
@@ -316,10 +415,14 @@ async def prepare(
         sim.set_callee(number, Callee.no_answer())
     for number in BUSY:
         sim.set_callee(number, Callee.busy(after=0.0))
+    for number in SHORT_BUSY:
+        sim.set_callee(number, Callee.busy(after=SHORT_RING))
     base_url = await sim.start(host="127.0.0.1", port=0)
 
     for component in ("http", "webhook"):
         assert await async_setup_component(hass, component, {})
+    # Before the test client: tts registers HTTP views.
+    await setup_counting_tts(hass)
     client: TestClient[Any, Any] = await hass_client_no_auth()
     await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
     bench = Bench(hass, sim, client)
@@ -471,6 +574,8 @@ async def bench_latency(bench: Bench, report: Report) -> None:
     report.ratio("latency median: ours / rest_command", o.median, r.median)
     report.ratio("latency median: ours / bare aiohttp", o.median, b.median)
     report.ratio("latency p95: ours / rest_command", o.p95, r.p95)
+    report.ratio("latency p95: ours / bare aiohttp", o.p95, b.p95)
+    report.extra["latency_median_ms"] = o.median
 
 
 async def bench_fanout(bench: Bench, report: Report) -> None:
@@ -571,16 +676,29 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
     noop_rates: list[float] = []
     ours_lat: list[float] = []
     noop_lat: list[float] = []
+    writes = Counter[str]()
+    counting = False
+
+    @callback
+    def state_written(event: Event[EventStateChangedData]) -> None:
+        if counting:
+            writes[event.data["entity_id"]] += 1
+
+    unsub = hass.bus.async_listen(EVENT_STATE_CHANGED, state_written)
+    hangups = 0
     for _ in range(INGEST_ROUNDS):
         ids: list[str] = []
         for _ in range(INGEST_CALLS // MEMORY_BATCH):
             ids += await bench.call(bench.numbers(RINGING, MEMORY_BATCH))
         bodies = [bench.hangup_body(cid) for cid in ids]
         before = bench.ended
+        counting = True
         wall, lat = await bench.post_all(
             f"/api/webhook/{WEBHOOK_ID}", bodies, INGEST_CONCURRENCY
         )
         await hass.async_block_till_done()
+        counting = False
+        hangups += len(bodies)
         assert bench.ended - before == len(ids), "hangups lost or applied twice"
         bench.hung_up.update(ids)
         ours_rates.append(len(bodies) / wall)
@@ -590,8 +708,15 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
         )
         noop_rates.append(len(bodies) / wall)
         noop_lat += lat
+    unsub()
     ours = Summary.of(ours_rates, "hangups/s")
     noop = Summary.of(noop_rates, "requests/s")
+    report.add(
+        "webhook",
+        "state writes per hangup (all entities)",
+        sum(writes.values()) / hangups,
+    )
+    report.extra["state_writes_by_entity"] = {k: v / hangups for k, v in writes.items()}
     report.add(
         "webhook", f"hangup ingest ({INGEST_CONCURRENCY} in flight), per round", ours
     )
@@ -603,6 +728,185 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
     report.ratio(
         "ingest rate median: no-op / ours (slowdown)", noop.median, ours.median
     )
+
+
+async def bench_escalation(bench: Bench, report: Report) -> None:
+    """Escalations: from the hangup of call k to the POST of call k + 1."""
+    sim = bench.sim
+    gaps: list[float] = []
+    for _ in range(ESCALATIONS):
+        numbers = bench.numbers(SHORT_BUSY, ESCALATION_LENGTH)
+        start = len(sim.requests)
+        escalation = await bench.escalate(numbers, play="sound/beep")
+        assert escalation["result"] == "exhausted", escalation
+        posted = {
+            r.form.get("to"): r.received_at
+            for r in sim.requests[start:]
+            if r.method == "POST" and r.path.lower() == "/a1/calls"
+        }
+        attempts = escalation["attempts"]
+        assert len(attempts) == len(numbers) == len(posted)
+        for previous, following in zip(attempts, attempts[1:], strict=False):
+            gaps.append(posted[following["to"]] - sim.hangup_sent[previous["call_id"]])
+    gap = Summary.of(gaps, "ms", 1000)
+    report.add("escalation", "hangup of call k -> POST of call k+1", gap)
+    latency = report.extra["latency_median_ms"]
+    report.ratio("escalation gap median: gap / elks.call -> POST", gap.median, latency)
+    report.ratio("escalation gap p95: gap / elks.call -> POST median", gap.p95, latency)
+
+
+async def bench_distance(bench: Bench, report: Report) -> None:
+    """46elks 40 ms away: one action to 1 and to 50 people."""
+    sim = bench.sim
+    sim.round_trip = ROUND_TRIP
+    returned: dict[int, Summary] = {}
+    try:
+        for count, runs in DISTANT_RUNS.items():
+            walls: list[float] = []
+            arrivals: list[float] = []
+            for _ in range(runs):
+                numbers = bench.numbers(RINGING, count)
+                start = len(sim.requests)
+                t0 = time.perf_counter()
+                arrived = await bench.posts_after(start, count, bench.call(numbers))
+                walls.append(time.perf_counter() - t0)
+                arrivals.append(max(arrived) - t0)
+            returned[count] = Summary.of(walls, "ms", 1000)
+            report.add(
+                "distance",
+                f"elks.call to {count}, 40 ms away -> action returned",
+                returned[count],
+            )
+            report.add(
+                "distance",
+                f"elks.call to {count}, 40 ms away -> all POSTs arrived",
+                Summary.of(arrivals, "ms", 1000),
+            )
+        walls = []
+        for _ in range(DISTANT_RUNS[50]):
+            numbers = bench.numbers(OTHER, 50)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(bench.bare(n) for n in numbers))
+            walls.append(time.perf_counter() - t0)
+        floor = Summary.of(walls, "ms", 1000)
+        report.add("distance", "50 concurrent bare aiohttp, 40 ms away (floor)", floor)
+    finally:
+        sim.round_trip = 0.0
+    report.ratio(
+        "distance median: ours 50 / ours 1 (action returned)",
+        returned[50].median,
+        returned[1].median,
+    )
+    report.ratio(
+        "distance median: ours 50 / bare aiohttp 50", returned[50].median, floor.median
+    )
+
+
+async def bench_spoken(bench: Bench, report: Report) -> None:
+    """Spoken messages: TTS renders and audio URLs per action and per escalation."""
+    hass = bench.hass
+    spoken = {"message": "Smoke in the kitchen", "tts_engine": TTS_ENGINE}
+    renders = CountingSpeech.renders
+    with counting_tts_streams() as streams:
+        await hass.services.async_call(
+            DOMAIN,
+            "call",
+            {"to": bench.numbers(RINGING, SPOKEN_RECIPIENTS), **spoken},
+            blocking=True,
+            return_response=True,
+        )
+        await hass.async_block_till_done()
+    report.add(
+        "spoken",
+        f"TTS renders, one action to {SPOKEN_RECIPIENTS}",
+        float(CountingSpeech.renders - renders),
+    )
+    report.add(
+        "spoken",
+        f"TTS audio streams made, one action to {SPOKEN_RECIPIENTS}",
+        float(streams[0]),
+    )
+    renders = CountingSpeech.renders
+    with counting_tts_streams() as streams:
+        escalation = await bench.escalate(
+            bench.numbers(SHORT_BUSY, ESCALATION_LENGTH),
+            message="Water leak in the basement",
+            tts_engine=TTS_ENGINE,
+            language="sv",
+        )
+        await hass.async_block_till_done()
+    assert escalation["result"] == "exhausted", escalation
+    report.add(
+        "spoken",
+        f"TTS renders, escalation of {ESCALATION_LENGTH}",
+        float(CountingSpeech.renders - renders),
+    )
+    report.add(
+        "spoken",
+        f"TTS audio streams made, escalation of {ESCALATION_LENGTH}",
+        float(streams[0]),
+    )
+
+
+def profile_stats(profile: cProfile.Profile, path: Path) -> list[str]:
+    """Write ``profile`` to ``path``; return its top lines by own time."""
+    profile.dump_stats(path)
+    stats = pstats.Stats(str(path))
+    lines: list[str] = []
+    width = len(str(Path.cwd())) + 1
+    entries = stats.stats  # type: ignore[attr-defined]
+    top = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:25]
+    for (filename, line, name), (_, calls, tottime, cumtime, _) in top:
+        where = filename.split("site-packages/")[-1][width - 1 :]
+        lines.append(
+            f"{tottime * 1e6 / PROFILE_CALLS:8.1f} us/op own"
+            f" {cumtime * 1e6 / PROFILE_CALLS:8.1f} us/op cum"
+            f" {calls / PROFILE_CALLS:6.2f}/op  {where}:{line} {name}"
+        )
+    return lines
+
+
+async def bench_profile(bench: Bench, directory: Path) -> None:
+    """Profile the action path and the hangup path against their baselines."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sim = bench.sim
+
+    async def action(to: str) -> None:
+        await bench.call([to])
+
+    for name, method, pool in (
+        ("elks_call", action, RINGING),
+        ("rest_command", bench.rest_command, OTHER),
+    ):
+        profile = cProfile.Profile()
+        for _ in range(PROFILE_CALLS):
+            [to] = bench.numbers(pool, 1)
+            profile.enable()
+            await method(to)
+            profile.disable()
+        sim.requests.clear()
+        print(f"\n== profile {name}, per action ==")
+        print("\n".join(profile_stats(profile, directory / f"{name}.prof")))
+    await bench.end_our_calls()
+
+    ids: list[str] = []
+    for _ in range(PROFILE_CALLS // MEMORY_BATCH):
+        ids += await bench.call(bench.numbers(RINGING, MEMORY_BATCH))
+    bodies = [bench.hangup_body(cid) for cid in ids]
+    bench.hung_up.update(ids)
+    for name, path in (
+        ("hangup", f"/api/webhook/{WEBHOOK_ID}"),
+        ("noop_webhook", f"/api/webhook/{NOOP_WEBHOOK_ID}"),
+    ):
+        profile = cProfile.Profile()
+        profile.enable()
+        await bench.post_all(path, bodies, INGEST_CONCURRENCY)
+        await bench.hass.async_block_till_done()
+        profile.disable()
+        print(f"\n== profile {name}, per webhook ==")
+        print("\n".join(profile_stats(profile, directory / f"{name}.prof")))
+    bench.our_calls.clear()
+    sim.requests.clear()
 
 
 async def bench_memory(bench: Bench, report: Report) -> None:
@@ -706,9 +1010,14 @@ async def test_benchmarks(
             await bench_setup(bench, report)
             await bench_latency(bench, report)
             await bench_fanout(bench, report)
+            await bench_escalation(bench, report)
+            await bench_distance(bench, report)
+            await bench_spoken(bench, report)
             await bench_e2e(bench, report)
             await bench_ingest(bench, report)
             await bench.end_our_calls()
+            if PROFILE_DIR:
+                await bench_profile(bench, Path(PROFILE_DIR))
             await bench_memory(bench, report)
     finally:
         await bench.session.close()

@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply every simulated duration by this (default 1.0 = real time)",
     )
     parser.add_argument(
+        "--round-trip",
+        type=float,
+        default=0.0,
+        help="seconds of network round trip to add to every request (default 0)",
+    )
+    parser.add_argument(
         "--no-seed", action="store_true", help="do not create the demo account"
     )
     return parser
@@ -39,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run(args: argparse.Namespace) -> None:
     """Start the simulator and serve until SIGINT/SIGTERM."""
-    sim = Simulator(time_scale=args.time_scale)
+    sim = Simulator(time_scale=args.time_scale, round_trip=args.round_trip)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

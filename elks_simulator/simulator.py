@@ -212,6 +212,11 @@ class Simulator:
     Every simulated duration (ringing, playing, talking, ivr timeouts, webhook
     back-off) is multiplied by ``time_scale`` before sleeping; reported
     durations, timestamps and costs are in simulated (unscaled) seconds.
+
+    ``round_trip`` (real seconds, not scaled) puts 46elks at a distance: half
+    of it passes before an API request is read and half before it is
+    answered; each webhook or audio request the simulator sends waits half
+    before it is sent and half after its answer came.
     """
 
     def __init__(
@@ -226,9 +231,11 @@ class Simulator:
         webhook_backoff: float = 1.0,
         webhook_timeout: float = 10.0,
         max_actions: int = 100,
+        round_trip: float = 0.0,
     ) -> None:
         """Initialise an empty simulator (no accounts, no callees)."""
         self.time_scale = time_scale
+        self.round_trip = round_trip
         self.play_seconds = play_seconds
         self.record_seconds = record_seconds
         self.connect_talk_seconds = connect_talk_seconds
@@ -507,6 +514,9 @@ class Simulator:
         """
         path = request.path
         lowered = path.lower()
+        distant = not lowered.startswith("/sim/")
+        if distant:
+            await self._travel()
         body = await request.read()
         form: dict[str, str] = {}
         if request.content_type == "application/x-www-form-urlencoded":
@@ -547,7 +557,14 @@ class Simulator:
                 response = _text(fault.status, fault.body, **moved)
         if record is not None:
             record.status = response.status
+        if distant:
+            await self._travel()
         return response
+
+    async def _travel(self) -> None:
+        """Spend half the round trip (the way there or back) to 46elks."""
+        if self.round_trip > 0:
+            await asyncio.sleep(self.round_trip / 2)
 
     @staticmethod
     def _drop(request: web.Request) -> web.StreamResponse:
@@ -961,12 +978,14 @@ class Simulator:
         for attempt in range(1, self.webhook_retries + 2):
             status: int | None = None
             text = ""
+            await self._travel()
             try:
                 async with session.post(url, data=form) as resp:
                     status = resp.status
                     text = await resp.text(errors="replace")
             except (aiohttp.ClientError, TimeoutError, UnicodeError) as err:
                 text = f"{type(err).__name__}: {err}"
+            await self._travel()
             delivery = WebhookDelivery(
                 url=url,
                 form=dict(form),
@@ -1114,6 +1133,7 @@ class Simulator:
         session = self._get_session()
         status: int | None = None
         text = ""
+        await self._travel()
         try:
             async with session.get(url) as resp:
                 status = resp.status
@@ -1121,6 +1141,7 @@ class Simulator:
                 text = f"{len(body)} bytes"
         except (aiohttp.ClientError, TimeoutError) as err:
             text = f"{type(err).__name__}: {err}"
+        await self._travel()
         delivery = WebhookDelivery(
             url=url,
             form={},

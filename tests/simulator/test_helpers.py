@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -10,7 +11,7 @@ import pytest
 
 from elks_simulator import DEMO_PASSWORD, DEMO_USERNAME, Callee, Simulator
 
-from .conftest import VOICE_NUMBER, Api, basic
+from .conftest import VOICE_NUMBER, Api, Receiver, basic
 
 
 async def test_sim_audio(sim: Simulator, http: aiohttp.ClientSession) -> None:
@@ -153,3 +154,40 @@ async def test_make_app_embedding() -> None:
     await runner.cleanup()
     assert sim.calls[call_id].finished.is_set()
     await sim.stop()
+
+
+# Half of the round trip each way; 1 ms for the event loop's clock resolution.
+ROUND_TRIP = 0.04
+SLACK = 0.001
+
+
+async def test_round_trip_delays_requests_and_deliveries(
+    sim: Simulator, api: Api, receiver: Receiver
+) -> None:
+    """round_trip puts 46elks at a distance: API requests and webhooks take longer.
+
+    Only lower bounds are checked: sleeping never ends early, however busy
+    the machine.
+    """
+    loop = asyncio.get_running_loop()
+    sim.round_trip = ROUND_TRIP
+    sim.set_callee("+46700000104", Callee.busy(after=0.0))
+
+    start = loop.time()
+    await api.get_json("/me")
+    assert loop.time() - start >= ROUND_TRIP - SLACK
+
+    start = loop.time()
+    reply = await api.call(
+        "+46700000104", {"play": "sound/beep"}, whenhangup=receiver.url("/hangup")
+    )
+    answered = loop.time()
+    assert answered - start >= ROUND_TRIP - SLACK
+    await sim.wait_call_finished(reply["id"])
+    finished = loop.time()
+    [(_, _, form, arrived)] = [r for r in receiver.received if r[1] == "/hangup"]
+    assert form["id"] == reply["id"]
+    # Read after half the way there; the hangup travels half the way back.
+    assert arrived - start >= ROUND_TRIP - SLACK
+    # Its answer travels back to 46elks before the call is done.
+    assert finished - arrived >= ROUND_TRIP / 2 - SLACK
