@@ -61,7 +61,7 @@ from .const import (
     MIN_RING_TIMEOUT,
     SUBENTRY_RECIPIENT,
 )
-from .models import ElksConfigEntry
+from .runtime import ElksConfigEntry
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))

@@ -12,15 +12,16 @@ from homeassistant.components.logbook.const import (
 from homeassistant.core import Event, HomeAssistant, callback
 
 from .const import DOMAIN, EVENT_CALL_ENDED, EVENT_ESCALATION_FINISHED, EVENT_KEYPRESS
+from .models import CallOutcome
 
-_OUTCOMES = {
-    "acknowledged": "was acknowledged",
-    "answered": "was answered",
-    "busy": "was busy",
-    "no_answer": "was not answered",
-    "failed": "failed",
-    "no_input": "was answered but not acknowledged",
-    "hung_up": "was answered and hung up before acknowledging",
+_OUTCOMES: dict[str, str] = {
+    CallOutcome.ACKNOWLEDGED: "was acknowledged",
+    CallOutcome.ANSWERED: "was answered",
+    CallOutcome.BUSY: "was busy",
+    CallOutcome.NO_ANSWER: "was not answered",
+    CallOutcome.FAILED: "failed",
+    CallOutcome.NO_INPUT: "was answered but not acknowledged",
+    CallOutcome.HUNG_UP: "was answered and hung up before acknowledging",
 }
 
 
