@@ -468,35 +468,9 @@ class ElksClient:
         redirect may have been carried out, so it raises
         :class:`ElksCallOutcomeUnknownError`.
         """
-        url = self._base_url / path
-        try:
-            async with self._session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=self._headers,
-                timeout=self._timeout,
-                # A redirect is no answer from 46elks; never re-send a call.
-                allow_redirects=False,
-            ) as response:
-                text = await response.text(errors="replace")
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-        except aiohttp.ClientConnectorError as err:
-            # The connection was never made: nothing reached 46elks.
-            raise ElksConnectionError(
-                f"cannot connect to {url.host}: {err.os_error}"
-            ) from err
-        except (TimeoutError, aiohttp.ClientError) as err:
-            if idempotent:
-                raise ElksConnectionError(
-                    f"no answer from {url.host}: {type(err).__name__}"
-                ) from err
-            raise ElksCallOutcomeUnknownError(
-                f"no answer from {url.host} after sending the request: {type(err).__name__}"
-            ) from err
-
+        status, text, retry_after = await self._send(
+            method, path, idempotent=idempotent, params=params, data=data
+        )
         # Redact before shortening, or a cut could leave half a secret.
         shown = _short(self._redactor(secrets)(text))
         if status == 401:
@@ -512,6 +486,44 @@ class ElksClient:
         except ValueError:
             # Not chained: the decode error holds the raw, unredacted text.
             raise _unreadable(idempotent, f"{path}: not JSON: {shown!r}") from None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> tuple[int, str, str | None]:
+        """Send one request; return its status, text and Retry-After."""
+        url = self._base_url / path
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=self._headers,
+                timeout=self._timeout,
+                # A redirect is no answer from 46elks; never re-send a call.
+                allow_redirects=False,
+            ) as response:
+                text = await response.text(errors="replace")
+                return response.status, text, response.headers.get("Retry-After")
+        except aiohttp.ClientConnectorError as err:
+            # The connection was never made: nothing reached 46elks.
+            raise ElksConnectionError(
+                f"cannot connect to {url.host}: {err.os_error}"
+            ) from err
+        except (TimeoutError, aiohttp.ClientError) as err:
+            if idempotent:
+                raise ElksConnectionError(
+                    f"no answer from {url.host}: {type(err).__name__}"
+                ) from err
+            raise ElksCallOutcomeUnknownError(
+                f"no answer from {url.host} after sending the request: {type(err).__name__}"
+            ) from err
 
     def _redactor(self, secrets: Iterable[str] = ()) -> Redactor:
         """Return a redactor for our credentials and ``secrets``."""

@@ -213,7 +213,12 @@ def _advance(
             )
         return _retry(plan, state, hook_url)
 
-    # menu
+    return _menu_choice(plan, state, pressed, hook_url, caller_id)
+
+
+def _menu_choice(
+    plan: CallPlan, state: FlowState, pressed: str | None, hook_url: str, caller_id: str
+) -> FlowStep:
     assert plan.menu is not None
     if pressed is not None and (item := plan.menu.get(pressed)) is not None:
         state.stage = "done"

@@ -354,13 +354,7 @@ class CallTracker:
         the request's numbers are not the call's: for an outgoing call 46elks
         sends our caller id as ``from`` and the callee as ``to``.
         """
-        deadline = asyncio.get_running_loop().time() + FLOW_WAIT_SECONDS
-        while call_id not in self._live and self._placements_in_flight > 0:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await self._placed.wait()
-            except TimeoutError:
-                break
+        await self._async_wait_for_placement(call_id)
         live = self._live.get(call_id)
         pending = self._ongoing.get(call_id)
         if pending is None:
@@ -391,6 +385,16 @@ class CallTracker:
                 # Whoever waits (an escalation) need not wait for the hangup.
                 self._resolve_waiters(call_id, CallOutcome.ACKNOWLEDGED)
         return step
+
+    async def _async_wait_for_placement(self, call_id: str) -> None:
+        """Wait (bounded) while a POST whose answer may name this call is under way."""
+        deadline = asyncio.get_running_loop().time() + FLOW_WAIT_SECONDS
+        while call_id not in self._live and self._placements_in_flight > 0:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._placed.wait()
+            except TimeoutError:
+                return
 
     def _bind_uncertain(
         self, call_id: str, from_number: str | None, to: str | None
