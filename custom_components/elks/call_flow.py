@@ -168,7 +168,7 @@ def next_step(
         return FlowStep(hangup_action("reject"))
     # A later step than expected means our state was older (a crash): go on.
     state.step = requested + 1
-    answer = _advance(plan, state, result, why, hook_url, caller_id)
+    answer = _advance(plan, state, (result, why), hook_url, caller_id)
     state.last_action = answer.action
     return answer
 
@@ -176,11 +176,12 @@ def next_step(
 def _advance(
     plan: CallPlan,
     state: FlowState,
-    result: str,
-    why: str | None,
+    heard: tuple[str, str | None],
     hook_url: str,
     caller_id: str,
 ) -> FlowStep:
+    """Move the flow on by what 46elks heard: its ``result`` and ``why``."""
+    result, why = heard
     if state.stage == "start":
         state.answered = True
         state.stage = _first_stage(plan)
