@@ -45,7 +45,7 @@ from custom_components.elks.const import (
     DOMAIN,
     EVENT_CALL_ENDED,
 )
-from custom_components.elks.models import ElksConfigEntry
+from custom_components.elks.runtime import ElksConfigEntry
 from elks_simulator import Callee, Simulator, WebhookDelivery
 from elks_simulator.models import DeliveryKind
 from homeassistant.components import tts, webhook

@@ -11,14 +11,15 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
-from .calls import CallTracker
 from .const import CONF_BASE_URL, DOMAIN
 from .coordinator import ElksAccountCoordinator
-from .escalation import EscalationManager
-from .events import CallEvents
-from .models import ElksConfigEntry, ElksData, subentries_snapshot
+from .dialer import Dialer
+from .escalation import async_remove_stored_escalations
 from .reconcile import CallReconciler
+from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
+from .signals import CallSignals
+from .tracker import CallTracker, async_remove_stored_calls
 from .webhook import ElksWebhook
 
 PLATFORMS: list[Platform] = [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR]
@@ -44,28 +45,28 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     # Checks the credentials too: 401 starts reauth, anything else retries.
     await coordinator.async_config_entry_first_refresh()
 
-    events = CallEvents(hass, entry.entry_id)
-    tracker = CallTracker(hass, entry.entry_id, events)
+    signals = CallSignals(hass, entry.entry_id)
+    tracker = CallTracker(hass, entry.entry_id, signals)
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)
-    escalations = EscalationManager(hass, entry.entry_id, events, tracker.async_outcome)
-    entry.async_on_unload(escalations.async_unload)
-    elks_webhook = ElksWebhook(hass, entry)
+    elks_webhook = ElksWebhook(hass, entry, tracker)
+    dialer = Dialer(hass, entry, client, tracker, signals, elks_webhook.hangup_url)
+    entry.async_on_unload(dialer.escalations.async_unload)
     reconciler = CallReconciler(hass, entry, client, tracker)
     entry.runtime_data = ElksData(
         client,
         coordinator,
         elks_webhook,
         tracker,
-        escalations,
-        subentries_snapshot(entry.subentries),
+        dialer,
         reconciler,
+        subentries_snapshot(entry.subentries),
     )
     await elks_webhook.async_setup()
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.
-    await escalations.async_load()
+    await dialer.escalations.async_load()
     # Hangups acknowledged and dropped before the webhook was registered, or
     # never sent (no public URL), are learned from 46elks instead.
     reconciler.async_start()
@@ -87,12 +88,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> boo
 
 async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
     """Forget stored calls and the cloudhook of a removed account."""
-    events = CallEvents(hass, entry.entry_id)
-    tracker = CallTracker(hass, entry.entry_id, events)
-    await tracker.async_remove()
-    await EscalationManager(
-        hass, entry.entry_id, events, tracker.async_outcome
-    ).async_remove()
+    await async_remove_stored_calls(hass, entry.entry_id)
+    await async_remove_stored_escalations(hass, entry.entry_id)
     if "cloud" in hass.config.components:
         from homeassistant.components import cloud  # noqa: PLC0415
 

@@ -8,7 +8,7 @@ maps to Home Assistant errors.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import re
@@ -22,7 +22,6 @@ DEFAULT_BASE_URL: Final = "https://api.46elks.com/a1"
 REQUEST_TIMEOUT: Final = 15.0
 # 46elks reports money in 1/10000 of the account currency.
 MONEY_UNITS_PER_CURRENCY_UNIT: Final = 10000
-HISTORY_PAGE_LIMIT: Final = 100
 MAX_PAGES: Final = 50
 
 CALL_STATES: Final = ("ongoing", "success", "busy", "failed")
@@ -301,8 +300,6 @@ class Call:
     start: str | None = None
     duration: int | None = None
     cost: int | None = None
-    actions: list[Any] = field(default_factory=list)
-    legs: list[Any] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -316,7 +313,7 @@ class Call:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Build from JSON, or from a ``whenhangup`` form (JSON strings inside)."""
+        """Build from JSON, or from a ``whenhangup`` form."""
         try:
             state = _call_state(data["state"])
             return cls(
@@ -329,8 +326,6 @@ class Call:
                 start=_opt_str(data.get("start")),
                 duration=_opt_int(data.get("duration"), MAX_CALL_DURATION_SECONDS),
                 cost=_opt_int(data.get("cost"), MAX_CALL_COST),
-                actions=_json_list(data.get("actions")),
-                legs=_json_list(data.get("legs")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ElksResponseError(f"unexpected call object: {err}") from err
@@ -362,16 +357,6 @@ def _opt_int(value: Any, maximum: int) -> int | None:
     return number
 
 
-def _json_list(value: Any) -> list[Any]:
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        value = json.loads(value)
-    if not isinstance(value, list):
-        raise TypeError("expected a list")
-    return value
-
-
 class ElksClient:
     """Asynchronous client for the 46elks API."""
 
@@ -393,11 +378,6 @@ class ElksClient:
         self._base_url = URL(base_url.rstrip("/"))
         self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
 
-    @property
-    def base_url(self) -> str:
-        """The API base URL."""
-        return str(self._base_url)
-
     async def get_account(self) -> Account:
         """Return the account behind the credentials; checks them too."""
         return Account.from_json(await self._get_json("me"))
@@ -413,11 +393,6 @@ class ElksClient:
         if not _ID.fullmatch(call_id):
             raise ValueError(f"not a 46elks call id: {call_id!r}")
         return Call.from_json(await self._get_json(f"calls/{call_id}"))
-
-    async def list_calls(self, limit: int = HISTORY_PAGE_LIMIT) -> list[Call]:
-        """Return up to ``limit`` most recent calls, newest first."""
-        items = await self._get_pages("calls", limit=limit)
-        return [Call.from_json(item) for item in items[:limit]]
 
     async def place_call(
         self,
@@ -461,9 +436,7 @@ class ElksClient:
     ) -> Any:
         return await self._request("GET", path, params=params, idempotent=True)
 
-    async def _get_pages(
-        self, path: str, limit: int | None = None
-    ) -> list[Mapping[str, Any]]:
+    async def _get_pages(self, path: str) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = []
         params: dict[str, str] = {}
         for _ in range(MAX_PAGES):
@@ -472,7 +445,7 @@ class ElksClient:
                 raise ElksResponseError(f"{path} response has no data list")
             items.extend(item for item in data["data"] if isinstance(item, Mapping))
             cursor = data.get("next")
-            if not cursor or (limit is not None and len(items) >= limit):
+            if not cursor:
                 break
             params = {"start": str(cursor)}
         return items
@@ -495,35 +468,9 @@ class ElksClient:
         redirect may have been carried out, so it raises
         :class:`ElksCallOutcomeUnknownError`.
         """
-        url = self._base_url / path
-        try:
-            async with self._session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=self._headers,
-                timeout=self._timeout,
-                # A redirect is no answer from 46elks; never re-send a call.
-                allow_redirects=False,
-            ) as response:
-                text = await response.text(errors="replace")
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-        except aiohttp.ClientConnectorError as err:
-            # The connection was never made: nothing reached 46elks.
-            raise ElksConnectionError(
-                f"cannot connect to {url.host}: {err.os_error}"
-            ) from err
-        except (TimeoutError, aiohttp.ClientError) as err:
-            if idempotent:
-                raise ElksConnectionError(
-                    f"no answer from {url.host}: {type(err).__name__}"
-                ) from err
-            raise ElksCallOutcomeUnknownError(
-                f"no answer from {url.host} after sending the request: {type(err).__name__}"
-            ) from err
-
+        status, text, retry_after = await self._send(
+            method, path, idempotent=idempotent, params=params, data=data
+        )
         # Redact before shortening, or a cut could leave half a secret.
         shown = _short(self._redactor(secrets)(text))
         if status == 401:
@@ -539,6 +486,44 @@ class ElksClient:
         except ValueError:
             # Not chained: the decode error holds the raw, unredacted text.
             raise _unreadable(idempotent, f"{path}: not JSON: {shown!r}") from None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> tuple[int, str, str | None]:
+        """Send one request; return its status, text and Retry-After."""
+        url = self._base_url / path
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=self._headers,
+                timeout=self._timeout,
+                # A redirect is no answer from 46elks; never re-send a call.
+                allow_redirects=False,
+            ) as response:
+                text = await response.text(errors="replace")
+                return response.status, text, response.headers.get("Retry-After")
+        except aiohttp.ClientConnectorError as err:
+            # The connection was never made: nothing reached 46elks.
+            raise ElksConnectionError(
+                f"cannot connect to {url.host}: {err.os_error}"
+            ) from err
+        except (TimeoutError, aiohttp.ClientError) as err:
+            if idempotent:
+                raise ElksConnectionError(
+                    f"no answer from {url.host}: {type(err).__name__}"
+                ) from err
+            raise ElksCallOutcomeUnknownError(
+                f"no answer from {url.host} after sending the request: {type(err).__name__}"
+            ) from err
 
     def _redactor(self, secrets: Iterable[str] = ()) -> Redactor:
         """Return a redactor for our credentials and ``secrets``."""

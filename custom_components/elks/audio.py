@@ -6,14 +6,13 @@ URL handed to it must be public: the external URL or Home Assistant Cloud.
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.util.json import JsonObjectType
 
 from .const import DOMAIN
-from .issues import async_no_public_url
+from .repairs import async_no_public_url
 
 
 def public_base_url(hass: HomeAssistant, entry_id: str, title: str) -> str:
@@ -38,7 +37,7 @@ def tts_url(
     *,
     engine: str | None,
     language: str | None,
-    options: dict[str, Any] | None,
+    options: JsonObjectType | None,
 ) -> str:
     """Render ``message`` with Home Assistant's TTS; return the URL 46elks fetches.
 

@@ -61,7 +61,7 @@ from .const import (
     MIN_RING_TIMEOUT,
     SUBENTRY_RECIPIENT,
 )
-from .models import ElksConfigEntry
+from .runtime import ElksConfigEntry
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -309,18 +309,7 @@ class ElksOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Show the options."""
         if user_input is not None:
-            data: dict[str, Any] = {
-                CONF_CALLER_ID: user_input[CONF_CALLER_ID],
-                CONF_RING_TIMEOUT: int(user_input[CONF_RING_TIMEOUT]),
-                CONF_LOW_BALANCE: float(user_input.get(CONF_LOW_BALANCE) or 0),
-                CONF_ONLY_46ELKS_SOURCES: bool(
-                    user_input.get(CONF_ONLY_46ELKS_SOURCES)
-                ),
-            }
-            for key in (CONF_TTS_ENGINE, CONF_LANGUAGE):
-                if user_input.get(key):
-                    data[key] = user_input[key]
-            return self.async_create_entry(data=data)
+            return self.async_create_entry(data=_options(user_input))
         try:
             caller_ids = await _async_caller_ids(
                 self.hass, self.config_entry.data, None
@@ -337,46 +326,56 @@ class ElksOptionsFlow(OptionsFlow):
             return self.async_abort(reason="no_voice_numbers")
         return self.async_show_form(
             step_id="init",
-            data_schema=probatio.Schema(
-                {
-                    probatio.Required(
-                        CONF_CALLER_ID, default=current or caller_ids[0]
-                    ): _caller_id_selector(caller_ids),
-                    probatio.Required(
-                        CONF_RING_TIMEOUT,
-                        default=self.config_entry.options.get(
-                            CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT
-                        ),
-                    ): _RING_TIMEOUT_SELECTOR,
-                    probatio.Optional(
-                        CONF_TTS_ENGINE,
-                        description={
-                            "suggested_value": self.config_entry.options.get(
-                                CONF_TTS_ENGINE
-                            )
-                        },
-                    ): EntitySelector(EntitySelectorConfig(domain="tts")),
-                    probatio.Optional(
-                        CONF_LANGUAGE,
-                        description={
-                            "suggested_value": self.config_entry.options.get(
-                                CONF_LANGUAGE
-                            )
-                        },
-                    ): LanguageSelector(),
-                    probatio.Optional(
-                        CONF_LOW_BALANCE,
-                        default=self.config_entry.options.get(CONF_LOW_BALANCE, 0),
-                    ): _LOW_BALANCE_SELECTOR,
-                    probatio.Optional(
-                        CONF_ONLY_46ELKS_SOURCES,
-                        default=self.config_entry.options.get(
-                            CONF_ONLY_46ELKS_SOURCES, False
-                        ),
-                    ): BooleanSelector(),
-                }
+            data_schema=_options_schema(
+                self.config_entry.options, current or caller_ids[0], caller_ids
             ),
         )
+
+
+def _options(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Return the options as stored, from the options form."""
+    data: dict[str, Any] = {
+        CONF_CALLER_ID: user_input[CONF_CALLER_ID],
+        CONF_RING_TIMEOUT: int(user_input[CONF_RING_TIMEOUT]),
+        CONF_LOW_BALANCE: float(user_input.get(CONF_LOW_BALANCE) or 0),
+        CONF_ONLY_46ELKS_SOURCES: bool(user_input.get(CONF_ONLY_46ELKS_SOURCES)),
+    }
+    for key in (CONF_TTS_ENGINE, CONF_LANGUAGE):
+        if user_input.get(key):
+            data[key] = user_input[key]
+    return data
+
+
+def _options_schema(
+    options: Mapping[str, Any], caller_id: str, caller_ids: list[str]
+) -> probatio.Schema:
+    """Return the options form, filled in with the current options."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_CALLER_ID, default=caller_id): _caller_id_selector(
+                caller_ids
+            ),
+            probatio.Required(
+                CONF_RING_TIMEOUT,
+                default=options.get(CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT),
+            ): _RING_TIMEOUT_SELECTOR,
+            probatio.Optional(
+                CONF_TTS_ENGINE,
+                description={"suggested_value": options.get(CONF_TTS_ENGINE)},
+            ): EntitySelector(EntitySelectorConfig(domain="tts")),
+            probatio.Optional(
+                CONF_LANGUAGE,
+                description={"suggested_value": options.get(CONF_LANGUAGE)},
+            ): LanguageSelector(),
+            probatio.Optional(
+                CONF_LOW_BALANCE, default=options.get(CONF_LOW_BALANCE, 0)
+            ): _LOW_BALANCE_SELECTOR,
+            probatio.Optional(
+                CONF_ONLY_46ELKS_SOURCES,
+                default=options.get(CONF_ONLY_46ELKS_SOURCES, False),
+            ): BooleanSelector(),
+        }
+    )
 
 
 class RecipientSubentryFlow(ConfigSubentryFlow):

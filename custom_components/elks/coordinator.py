@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .api import Account, ElksAuthenticationError, ElksClient, ElksError
 from .const import BALANCE_UPDATE_MINUTES, CONF_LOW_BALANCE, DOMAIN, LOGGER
-from .issues import async_low_balance
-from .models import ElksConfigEntry
+from .repairs import async_low_balance
 
 
 class ElksAccountCoordinator(DataUpdateCoordinator[Account]):
     """Polls ``GET /me``: the balance changes only with calls and top-ups."""
 
-    config_entry: ElksConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, entry: ElksConfigEntry, client: ElksClient
+        self, hass: HomeAssistant, entry: ConfigEntry, client: ElksClient
     ) -> None:
         """Poll every BALANCE_UPDATE_MINUTES."""
         super().__init__(

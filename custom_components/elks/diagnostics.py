@@ -10,7 +10,7 @@ from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_CALLER_ID, CONF_CLOUDHOOK_URL
-from .models import ElksConfigEntry
+from .runtime import ElksConfigEntry
 
 TO_REDACT = {
     CONF_PASSWORD,

@@ -11,56 +11,39 @@ its task too, and that must not look like a user's decision.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import replace
 import uuid
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
-from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonObjectType
 
-from .api import Call
 from .const import DOMAIN, LOGGER
-from .events import CallEvents
-from .issues import async_escalation_interrupted
-from .placement import PlacementFailure
+from .models import (
+    CallOutcome,
+    Dialing,
+    Escalation,
+    EscalationAttempt,
+    EscalationResult,
+    Placement,
+    PlacementFailure,
+    now_timestamp,
+)
+from .repairs import async_escalation_interrupted
+from .signals import CallSignals
 
 STORAGE_VERSION = 1
-_RESULTS_THAT_STOP = {"acknowledged", "answered"}
+# Outcomes that end an escalation (answered only when no acknowledgement is required).
+_STOPS: dict[CallOutcome, EscalationResult] = {
+    CallOutcome.ACKNOWLEDGED: EscalationResult.ACKNOWLEDGED,
+    CallOutcome.ANSWERED: EscalationResult.ANSWERED,
+}
 
-PlaceCall = Callable[[str], Awaitable[Call | PlacementFailure]]
-WaitForOutcome = Callable[[str, int], Awaitable[str]]
-
-
-@dataclass(slots=True)
-class Escalation:
-    """One escalation and what happened so far."""
-
-    id: str
-    recipients: list[str]
-    rounds: int
-    require_ack: bool
-    started: str
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    result: str = "running"
-    answered_by: str | None = None
-    finished: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the escalation as event and response data."""
-        return {
-            "escalation_id": self.id,
-            "recipients": self.recipients,
-            "rounds": self.rounds,
-            "require_ack": self.require_ack,
-            "started": self.started,
-            "finished": self.finished,
-            "result": self.result,
-            "answered_by": self.answered_by,
-            "attempts": self.attempts,
-        }
+PlaceCall = Callable[[Dialing, str], Awaitable[Placement]]
+WaitForOutcome = Callable[[str, int], Awaitable[CallOutcome]]
 
 
 class EscalationManager:
@@ -69,22 +52,22 @@ class EscalationManager:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry_id: str,
-        events: CallEvents,
+        entry: ConfigEntry,
+        signals: CallSignals,
+        place: PlaceCall,
         outcome: WaitForOutcome,
     ) -> None:
-        """Prepare; nothing runs until ``start``."""
+        """Prepare; ``place`` places one call, ``outcome`` waits for its end."""
         self._hass = hass
-        self._entry_id = entry_id
-        self._events = events
+        self._entry = entry
+        self._signals = signals
+        self._place = place
         self._outcome = outcome
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.escalations"
-        )
+        self._store = _store(hass, entry.entry_id)
         # Registered before their task runs, so that every save includes them.
         self._running: dict[str, Escalation] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._first_call: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._first_call: dict[str, asyncio.Future[EscalationAttempt | None]] = {}
         # Escalations the user cancelled; any other cancellation interrupts.
         self._cancel_requested: set[str] = set()
         self._unloading = False
@@ -92,7 +75,12 @@ class EscalationManager:
     async def async_load(self) -> None:
         """Report escalations that a stop or crash cut short."""
         data = await self._store.async_load() or {}
-        interrupted = [Escalation(**item) for item in data.get("running", [])]
+        running = data.get("running")
+        interrupted = [
+            Escalation.from_stored(item)
+            for item in (running if isinstance(running, list) else [])
+            if isinstance(item, dict)
+        ]
         for escalation in interrupted:
             self._report_interrupted(escalation)
         if interrupted:
@@ -100,8 +88,8 @@ class EscalationManager:
 
     @callback
     def _report_interrupted(self, escalation: Escalation) -> None:
-        escalation.result = "interrupted"
-        escalation.finished = dt_util.utcnow().isoformat()
+        escalation.result = EscalationResult.INTERRUPTED
+        escalation.finished = now_timestamp()
         LOGGER.error(
             "Escalation %s was interrupted after %s call(s); nobody acknowledged it",
             escalation.id,
@@ -117,51 +105,38 @@ class EscalationManager:
                 "calls": str(len(escalation.attempts)),
             },
         )
-        self._events.escalation_finished(escalation.as_dict())
-
-    async def async_remove(self) -> None:
-        """Delete stored escalations (the entry is being removed)."""
-        await self._store.async_remove()
+        self._signals.escalation_finished(escalation.as_dict())
 
     async def _async_save(self) -> None:
         await self._store.async_save(
-            {"running": [asdict(escalation) for escalation in self._running.values()]}
+            {"running": [escalation.stored() for escalation in self._running.values()]}
         )
 
     @callback
-    def start(
-        self,
-        entry_create_task: Callable[
-            [Coroutine[Any, Any, None], str], asyncio.Task[None]
-        ],
-        *,
-        recipients: list[str],
-        rounds: int,
-        require_ack: bool,
-        place: PlaceCall,
-        call_timeout: int,
-    ) -> Escalation:
+    def start(self, dialing: Dialing) -> Escalation:
         """Start an escalation in the background; it is stored before its first call."""
+        request = dialing.request
         escalation = Escalation(
             id=uuid.uuid4().hex,
-            recipients=recipients,
-            rounds=rounds,
-            require_ack=require_ack,
-            started=dt_util.utcnow().isoformat(),
+            recipients=list(request.recipients),
+            rounds=request.rounds,
+            require_ack=request.require_ack,
+            started=now_timestamp(),
         )
         # Registered before the task starts (eagerly): its first, awaited save
         # must already include it, before the first POST /a1/calls.
         self._running[escalation.id] = escalation
         self._first_call[escalation.id] = self._hass.loop.create_future()
-        task = entry_create_task(
-            self._async_run(escalation, place, call_timeout),
+        task = self._entry.async_create_background_task(
+            self._hass,
+            self._async_run(escalation, dialing),
             f"elks escalation {escalation.id}",
         )
         if escalation.id in self._running:
             self._tasks[escalation.id] = task
         return escalation
 
-    async def async_first_call(self, escalation_id: str) -> dict[str, Any]:
+    async def async_first_call(self, escalation_id: str) -> EscalationAttempt | None:
         """Wait for the first attempt of an escalation to be placed (or fail).
 
         Cancelling the waiting action cancels the escalation: it has not
@@ -208,39 +183,23 @@ class EscalationManager:
         task.cancel()
         return True
 
-    async def _async_run(
-        self, escalation: Escalation, place: PlaceCall, call_timeout: int
-    ) -> None:
+    async def _async_run(self, escalation: Escalation, dialing: Dialing) -> None:
         first = self._first_call[escalation.id]
         interrupted = False
         try:
             # Written now, not delayed: a crash during the first call is reported.
             await self._async_save()
-            for round_number in range(1, escalation.rounds + 1):
-                for to in escalation.recipients:
-                    attempt: dict[str, Any] = {"round": round_number, "to": to}
-                    escalation.attempts.append(attempt)
-                    outcome = await self._async_attempt(
-                        attempt, place, call_timeout, first
-                    )
-                    if outcome in _RESULTS_THAT_STOP and (
-                        outcome == "acknowledged" or not escalation.require_ack
-                    ):
-                        escalation.result = outcome
-                        escalation.answered_by = to
-                        return
-                    await self._async_save()
-            escalation.result = "exhausted"
+            escalation.result = await self._async_rounds(escalation, dialing, first)
         except asyncio.CancelledError:
             if escalation.id in self._cancel_requested:
-                escalation.result = "cancelled"
+                escalation.result = EscalationResult.CANCELLED
             else:  # Home Assistant stops, or the entry unloads
                 interrupted = True
             raise
         finally:
             self._cancel_requested.discard(escalation.id)
             if not first.done():
-                first.set_result({})
+                first.set_result(None)
             if interrupted and not self._hass.is_stopping and not self._unloading:
                 # Cancelled by neither the user nor a stop: say so now.
                 self._report_interrupted(escalation)
@@ -251,44 +210,62 @@ class EscalationManager:
                 # write stage, before Home Assistant exits.
                 await asyncio.shield(self._async_save())
                 # What an action still waiting for it returns (stored as running).
-                escalation.result = "interrupted"
+                escalation.result = EscalationResult.INTERRUPTED
             else:
                 await self._async_finish(escalation)
+
+    async def _async_rounds(
+        self,
+        escalation: Escalation,
+        dialing: Dialing,
+        first: asyncio.Future[EscalationAttempt | None],
+    ) -> EscalationResult:
+        """Call each recipient in turn, round after round, until one stops it."""
+        for round_number in range(1, escalation.rounds + 1):
+            for to in escalation.recipients:
+                attempt = EscalationAttempt(round_number, to)
+                escalation.attempts.append(attempt)
+                outcome = await self._async_attempt(attempt, dialing, first)
+                if (result := _STOPS.get(outcome)) is not None and (
+                    outcome is CallOutcome.ACKNOWLEDGED or not escalation.require_ack
+                ):
+                    escalation.answered_by = to
+                    return result
+                await self._async_save()
+        return EscalationResult.EXHAUSTED
 
     async def _async_finish(self, escalation: Escalation) -> None:
         self._running.pop(escalation.id, None)
         self._tasks.pop(escalation.id, None)
         self._first_call.pop(escalation.id, None)
-        if escalation.result != "interrupted":  # else already reported
-            escalation.finished = dt_util.utcnow().isoformat()
-            self._events.escalation_finished(escalation.as_dict())
+        if escalation.result is not EscalationResult.INTERRUPTED:  # else reported
+            escalation.finished = now_timestamp()
+            self._signals.escalation_finished(escalation.as_dict())
         # Shielded: a cancelled escalation must still be removed from storage.
         await asyncio.shield(self._async_save())
 
     async def _async_attempt(
         self,
-        attempt: dict[str, Any],
-        place: PlaceCall,
-        call_timeout: int,
-        first: asyncio.Future[dict[str, Any]],
-    ) -> str:
-        result = await place(attempt["to"])
+        attempt: EscalationAttempt,
+        dialing: Dialing,
+        first: asyncio.Future[EscalationAttempt | None],
+    ) -> CallOutcome:
+        result = await self._place(dialing, attempt.to)
         if isinstance(result, PlacementFailure):
-            attempt.update(
-                outcome="not_placed", error=result.code, message=result.message
-            )
+            attempt.outcome = CallOutcome.NOT_PLACED
+            attempt.error = result.code
+            attempt.message = result.message
         else:
-            attempt["call_id"] = result.id
+            attempt.call_id = result.id
         if not first.done():
-            first.set_result(dict(attempt))
+            first.set_result(replace(attempt))
         if isinstance(result, PlacementFailure):
-            return "not_placed"
+            return CallOutcome.NOT_PLACED
         # The call id is stored, so that a crash during the call is reported with it.
         await self._async_save()
         # "unknown" when no hangup came: move on rather than wait forever.
-        outcome = await self._outcome(result.id, call_timeout)
-        attempt["outcome"] = outcome
-        return outcome
+        attempt.outcome = await self._outcome(result.id, dialing.request.timeout)
+        return attempt.outcome
 
     async def async_unload(self) -> None:
         """Stop running escalations but keep them stored as running.
@@ -304,3 +281,12 @@ class EscalationManager:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._running.clear()
         self._tasks.clear()
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[JsonObjectType]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.escalations")
+
+
+async def async_remove_stored_escalations(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the stored escalations of a removed entry."""
+    await _store(hass, entry_id).async_remove()

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from homeassistant.components.event import EventEntity
+from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util.json import JsonObjectType
 
 from .const import signal_call_event
 from .entity import ElksEntity
-from .models import ElksConfigEntry
+from .models import CallEventType
+from .runtime import ElksConfigEntry
 
 PARALLEL_UPDATES = 0
 
-EVENT_TYPES = ["answered", "acknowledged", "keypress", "ended", "escalation_finished"]
+CALL = EventEntityDescription(
+    key="call", translation_key="call", event_types=list(CallEventType)
+)
 
 
 async def async_setup_entry(
@@ -30,12 +32,11 @@ async def async_setup_entry(
 class CallEventEntity(ElksEntity, EventEntity):
     """Fires for answered, acknowledged, key presses, ended calls and escalations."""
 
-    _attr_translation_key = "call"
-    _attr_event_types = EVENT_TYPES
+    entity_description = CALL
 
     def __init__(self, entry: ElksConfigEntry) -> None:
         """Attach to the account."""
-        super().__init__(entry, "call")
+        super().__init__(entry, CALL.key)
 
     async def async_added_to_hass(self) -> None:
         """Listen for call events of this account."""
@@ -47,6 +48,6 @@ class CallEventEntity(ElksEntity, EventEntity):
         )
 
     @callback
-    def _handle(self, kind: str, data: dict[str, Any]) -> None:
+    def _handle(self, kind: CallEventType, data: JsonObjectType) -> None:
         self._trigger_event(kind, data)
         self.async_write_ha_state()

@@ -12,16 +12,46 @@ from homeassistant.components.logbook.const import (
 from homeassistant.core import Event, HomeAssistant, callback
 
 from .const import DOMAIN, EVENT_CALL_ENDED, EVENT_ESCALATION_FINISHED, EVENT_KEYPRESS
+from .models import CallOutcome
 
-_OUTCOMES = {
-    "acknowledged": "was acknowledged",
-    "answered": "was answered",
-    "busy": "was busy",
-    "no_answer": "was not answered",
-    "failed": "failed",
-    "no_input": "was answered but not acknowledged",
-    "hung_up": "was answered and hung up before acknowledging",
+_OUTCOMES: dict[str, str] = {
+    CallOutcome.ACKNOWLEDGED: "was acknowledged",
+    CallOutcome.ANSWERED: "was answered",
+    CallOutcome.BUSY: "was busy",
+    CallOutcome.NO_ANSWER: "was not answered",
+    CallOutcome.FAILED: "failed",
+    CallOutcome.NO_INPUT: "was answered but not acknowledged",
+    CallOutcome.HUNG_UP: "was answered and hung up before acknowledging",
 }
+
+
+def _call_ended(data: Mapping[str, Any]) -> str:
+    outcome = _OUTCOMES.get(str(data.get("outcome")), str(data.get("state")))
+    duration = f" after {data['duration']} s" if data.get("duration") else ""
+    return f"call to {data.get('to')} {outcome}{duration}"
+
+
+def _keypress(data: Mapping[str, Any]) -> str:
+    return f"{data.get('to')} pressed {data.get('digits')} ({data.get('label')})"
+
+
+def _escalation_finished(data: Mapping[str, Any]) -> str:
+    who = f" by {data['answered_by']}" if data.get("answered_by") else ""
+    calls = len(data.get("attempts") or [])
+    return f"escalation {data.get('result')}{who} after {calls} call(s)"
+
+
+def _describer(
+    message: Callable[[Mapping[str, Any]], str],
+) -> Callable[[Event], dict[str, str]]:
+    @callback
+    def describe(event: Event) -> dict[str, str]:
+        return {
+            LOGBOOK_ENTRY_NAME: "46elks",
+            LOGBOOK_ENTRY_MESSAGE: message(event.data),
+        }
+
+    return describe
 
 
 @callback
@@ -30,35 +60,8 @@ def async_describe_events(
     async_describe_event: Callable[[str, str, Callable[[Event], dict[str, str]]], None],
 ) -> None:
     """Describe the integration's events in the logbook."""
-
-    @callback
-    def call_ended(event: Event) -> dict[str, str]:
-        data: Mapping[str, Any] = event.data
-        outcome = _OUTCOMES.get(str(data.get("outcome")), str(data.get("state")))
-        duration = f" after {data['duration']} s" if data.get("duration") else ""
-        return {
-            LOGBOOK_ENTRY_NAME: "46elks",
-            LOGBOOK_ENTRY_MESSAGE: f"call to {data.get('to')} {outcome}{duration}",
-        }
-
-    @callback
-    def keypress(event: Event) -> dict[str, str]:
-        data: Mapping[str, Any] = event.data
-        return {
-            LOGBOOK_ENTRY_NAME: "46elks",
-            LOGBOOK_ENTRY_MESSAGE: f"{data.get('to')} pressed {data.get('digits')} ({data.get('label')})",
-        }
-
-    @callback
-    def escalation_finished(event: Event) -> dict[str, str]:
-        data: Mapping[str, Any] = event.data
-        result = str(data.get("result"))
-        who = f" by {data['answered_by']}" if data.get("answered_by") else ""
-        return {
-            LOGBOOK_ENTRY_NAME: "46elks",
-            LOGBOOK_ENTRY_MESSAGE: f"escalation {result}{who} after {len(data.get('attempts') or [])} call(s)",
-        }
-
-    async_describe_event(DOMAIN, EVENT_CALL_ENDED, call_ended)
-    async_describe_event(DOMAIN, EVENT_KEYPRESS, keypress)
-    async_describe_event(DOMAIN, EVENT_ESCALATION_FINISHED, escalation_finished)
+    async_describe_event(DOMAIN, EVENT_CALL_ENDED, _describer(_call_ended))
+    async_describe_event(DOMAIN, EVENT_KEYPRESS, _describer(_keypress))
+    async_describe_event(
+        DOMAIN, EVENT_ESCALATION_FINISHED, _describer(_escalation_finished)
+    )

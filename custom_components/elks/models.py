@@ -1,48 +1,381 @@
-"""Runtime data of a 46elks config entry."""
+"""The words calls are described in: requests, outcomes, results, and how a call shows.
+
+Stored data (calls and escalations) holds these values as plain strings:
+every ``StrEnum`` value here equals the string stored by earlier versions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Literal, Self
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonObjectType, JsonValueType
 
-from .api import Account, ElksClient
-from .calls import CallTracker
+from .api import Call, parse_timestamp
 
-if TYPE_CHECKING:
-    from .coordinator import ElksAccountCoordinator
-    from .escalation import EscalationManager
-    from .reconcile import CallReconciler
-    from .webhook import ElksWebhook
+type LeadIn = Literal["none", "beep", "pause"]
+_LEAD_INS: dict[str, LeadIn] = {"beep": "beep", "pause": "pause"}
+
+
+class CallOutcome(StrEnum):
+    """How a call ended, in the words events, escalations and responses use."""
+
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    # Answered, but the right key was never pressed.
+    NO_INPUT = "no_input"
+    # Answered, and left before acknowledging.
+    HUNG_UP = "hung_up"
+    # No end was learned in time (or 46elks forgot the call).
+    UNKNOWN = "unknown"
+    # Escalation attempts only: the call could not be placed.
+    NOT_PLACED = "not_placed"
+
+
+class EscalationResult(StrEnum):
+    """How an escalation ended (``running`` while it runs)."""
+
+    RUNNING = "running"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    EXHAUSTED = "exhausted"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class FailureCode(StrEnum):
+    """Why one recipient was not called (``call_<code>`` is its message)."""
+
+    REJECTED = "rejected"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    AUTH_FAILED = "auth_failed"
+    RATE_LIMITED = "rate_limited"
+    CANNOT_CONNECT = "cannot_connect"
+    UNEXPECTED_RESPONSE = "unexpected_response"
+
+
+class HangupDisposition(StrEnum):
+    """What the tracker did with news of a call's end (for logs and tests)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    # Its placement has not finished yet: claimed when it does.
+    PARKED = "parked"
+    # A placement with unknown outcome did create it.
+    ADOPTED = "adopted"
+    # A known id with other numbers.
+    MISMATCH = "mismatch"
+    UNKNOWN = "unknown"
+    # What 46elks' API said (reconciliation), besides the above.
+    ONGOING = "ongoing"
+    FORGOTTEN = "forgotten"
+    NOT_OPEN = "not_open"
+
+
+class CallEventType(StrEnum):
+    """What the Call event entity fires."""
+
+    ANSWERED = "answered"
+    ACKNOWLEDGED = "acknowledged"
+    KEYPRESS = "keypress"
+    ENDED = "ended"
+    ESCALATION_FINISHED = "escalation_finished"
+
+
+def iso_timestamp(value: str | None) -> str | None:
+    """Return a 46elks timestamp in ISO 8601 with its zone; unparsable ones as given."""
+    parsed = parse_timestamp(value)
+    return parsed.isoformat() if parsed else value
+
+
+def now_timestamp() -> str:
+    """Return the current time in ISO 8601, as escalations record it."""
+    return dt_util.utcnow().isoformat()
+
+
+def call_data(call: Call) -> JsonObjectType:
+    """Return a call as events, sensor attributes and responses show it."""
+    return {
+        "id": call.id,
+        "to": call.to,
+        "from": call.from_number,
+        "direction": call.direction,
+        "state": call.state,
+        "created": iso_timestamp(call.created),
+        "start": iso_timestamp(call.start),
+        "duration": call.duration,
+        "cost": call.cost_amount,
+        "answered": call.answered,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class MenuItem:
+    """What a menu digit means: a label for automations, or a number to connect."""
+
+    label: str
+    connect: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """What a call does once answered."""
+
+    audio: str | None = None
+    connect: str | None = None
+    actions: JsonObjectType | None = None
+    repeat: int = 1
+    lead_in: LeadIn = "none"
+    ack_digit: str | None = None
+    menu: Mapping[str, MenuItem] | None = None
+    pin: str | None = None
+
+    @property
+    def interactive(self) -> bool:
+        """Whether the call needs our webhook while it runs."""
+        return bool(self.ack_digit or self.menu or self.pin)
+
+    def as_dict(self) -> JsonObjectType:
+        """Return the plan as JSON-safe data."""
+        data: JsonObjectType = asdict(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, JsonValueType]) -> Self:
+        """Rebuild a stored plan."""
+        actions, menu = data.get("actions"), data.get("menu")
+        return cls(
+            audio=_text(data.get("audio")),
+            connect=_text(data.get("connect")),
+            actions=dict(actions) if isinstance(actions, Mapping) else None,
+            repeat=int(str(data.get("repeat") or 1)),
+            lead_in=_LEAD_INS.get(str(data.get("lead_in")), "none"),
+            ack_digit=_text(data.get("ack_digit")),
+            menu={
+                str(digit): MenuItem(str(item["label"]), _text(item.get("connect")))
+                for digit, item in menu.items()
+                if isinstance(item, Mapping)
+            }
+            if isinstance(menu, Mapping) and menu
+            else None,
+            pin=_text(data.get("pin")),
+        )
+
+
+def _text(value: JsonValueType | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """A message spoken with Home Assistant's text-to-speech."""
+
+    message: str
+    engine: str | None = None
+    language: str | None = None
+    options: JsonObjectType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """One validated call action: who is called, from where, and what they hear."""
+
+    recipients: tuple[str, ...]
+    caller_id: str
+    # What the call does; its audio is made right before each call.
+    plan: CallPlan
+    timeout: int
+    speech: Speech | None = None
+    # An audio URL, a 46elks sound or a ``media-source://`` id.
+    play: str | None = None
+    sequential: bool = False
+    rounds: int = 1
+    require_ack: bool = False
+    wait: bool = False
+
+    @property
+    def needs_webhook(self) -> bool:
+        """Whether Home Assistant must hear from 46elks to carry this out."""
+        return self.plan.interactive or self.sequential or self.wait
+
+
+@dataclass(frozen=True, slots=True)
+class Dialing:
+    """A request on its way out: where its hangups go, and its audio per call."""
+
+    request: CallRequest
+    hook_url: str | None
+    # Fresh audio for each call (TTS audio lives only minutes); None: no audio.
+    audio: Callable[[], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementFailure:
+    """Why one recipient was not called."""
+
+    to: str
+    code: FailureCode
+    message: str
+    may_have_been_placed: bool = False
+
+    def as_dict(self) -> JsonObjectType:
+        """Return the failure as response data."""
+        return {
+            "to": self.to,
+            "error": self.code,
+            "message": self.message,
+            "may_have_been_placed": self.may_have_been_placed,
+        }
+
+
+type Placement = Call | PlacementFailure
 
 
 @dataclass(slots=True)
-class ElksData:
-    """What a loaded entry needs: API client, account poller, webhook, call book, escalations."""
+class EscalationAttempt:
+    """One call of an escalation: placed (``call_id``) or not (``error``)."""
 
-    client: ElksClient
-    coordinator: ElksAccountCoordinator
-    webhook: ElksWebhook
-    tracker: CallTracker
-    escalations: EscalationManager
-    # Recipients as set up (copied: Home Assistant updates subentries in
-    # place); a change reloads the entry.
-    subentries: dict[str, tuple[str, dict[str, Any]]]
-    reconciler: CallReconciler
+    round: int
+    to: str
+    call_id: str | None = None
+    outcome: CallOutcome | None = None
+    error: FailureCode | None = None
+    message: str | None = None
 
-    @property
-    def account(self) -> Account:
-        """The account as last polled."""
-        return self.coordinator.data
+    def as_dict(self) -> JsonObjectType:
+        """Return the attempt as event, response and stored data (unset keys left out)."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, JsonValueType]) -> Self:
+        """Rebuild a stored attempt."""
+        outcome, error = data.get("outcome"), data.get("error")
+        return cls(
+            round=int(str(data["round"])),
+            to=str(data["to"]),
+            call_id=str(data["call_id"]) if data.get("call_id") else None,
+            outcome=CallOutcome(outcome) if isinstance(outcome, str) else None,
+            error=FailureCode(error) if isinstance(error, str) else None,
+            message=str(data["message"]) if data.get("message") else None,
+        )
 
 
-type ElksConfigEntry = ConfigEntry[ElksData]
+@dataclass(slots=True)
+class Escalation:
+    """One escalation and what happened so far."""
+
+    id: str
+    recipients: list[str]
+    rounds: int
+    require_ack: bool
+    started: str
+    attempts: list[EscalationAttempt] = field(default_factory=list)
+    result: EscalationResult = EscalationResult.RUNNING
+    answered_by: str | None = None
+    finished: str | None = None
+
+    def as_dict(self) -> JsonObjectType:
+        """Return the escalation as event and response data."""
+        return {
+            "escalation_id": self.id,
+            "recipients": list(self.recipients),
+            "rounds": self.rounds,
+            "require_ack": self.require_ack,
+            "started": self.started,
+            "finished": self.finished,
+            "result": self.result,
+            "answered_by": self.answered_by,
+            "attempts": [attempt.as_dict() for attempt in self.attempts],
+        }
+
+    def stored(self) -> JsonObjectType:
+        """Return the escalation as stored (the keys of its fields)."""
+        return {
+            "id": self.id,
+            "recipients": list(self.recipients),
+            "rounds": self.rounds,
+            "require_ack": self.require_ack,
+            "started": self.started,
+            "attempts": [attempt.as_dict() for attempt in self.attempts],
+            "result": self.result,
+            "answered_by": self.answered_by,
+            "finished": self.finished,
+        }
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, JsonValueType]) -> Self:
+        """Rebuild a stored escalation."""
+        recipients, attempts = data.get("recipients"), data.get("attempts")
+        answered_by, finished = data.get("answered_by"), data.get("finished")
+        return cls(
+            id=str(data["id"]),
+            recipients=[str(to) for to in recipients]
+            if isinstance(recipients, list)
+            else [],
+            rounds=int(str(data.get("rounds", 1))),
+            require_ack=bool(data.get("require_ack")),
+            started=str(data.get("started")),
+            attempts=[
+                EscalationAttempt.from_dict(item)
+                for item in attempts
+                if isinstance(item, Mapping)
+            ]
+            if isinstance(attempts, list)
+            else [],
+            result=EscalationResult(str(data.get("result", "running"))),
+            answered_by=str(answered_by) if answered_by else None,
+            finished=str(finished) if finished else None,
+        )
 
 
-def subentries_snapshot(
-    subentries: Mapping[str, ConfigSubentry],
-) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Return title and data of each subentry, as values that do not change later."""
-    return {key: (sub.title, dict(sub.data)) for key, sub in subentries.items()}
+# What a parallel call's response shows of each call (documented in the README).
+_RESPONSE_KEYS = ("id", "to", "from", "state", "created")
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedCall:
+    """A call a request placed, and how it ended when the request waited."""
+
+    call: Call
+    outcome: CallOutcome | None = None
+    acknowledged: bool | None = None
+
+    def as_dict(self, waited: bool) -> JsonObjectType:
+        """Return the call as response data."""
+        shown = call_data(self.call)
+        data: JsonObjectType = {key: shown[key] for key in _RESPONSE_KEYS}
+        if waited:
+            data["outcome"] = self.outcome
+            data["acknowledged"] = self.acknowledged
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What one request did: calls placed and failures, or an escalation."""
+
+    waited: bool
+    calls: tuple[PlacedCall, ...] = ()
+    failures: tuple[PlacementFailure, ...] = ()
+    escalation: Escalation | None = None
+    first_call: EscalationAttempt | None = None
+
+    def as_response(self) -> JsonObjectType:
+        """Return the result as the action's response data."""
+        if self.escalation is None:
+            return {
+                "calls": [call.as_dict(self.waited) for call in self.calls],
+                "errors": [failure.as_dict() for failure in self.failures],
+            }
+        if self.waited:
+            return {"escalation": self.escalation.as_dict()}
+        return {
+            "escalation_id": self.escalation.id,
+            "first_call": self.first_call.as_dict() if self.first_call else {},
+        }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from homeassistant.components.notify import NotifyEntity
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -18,11 +17,11 @@ from .const import (
     CONF_RECIPIENT_NUMBER,
     CONF_TTS_ENGINE,
     DOMAIN,
-    SERVICE_CALL,
     SUBENTRY_RECIPIENT,
 )
-from .entity import ElksEntity
-from .models import ElksConfigEntry
+from .entity import ElksEntity, async_register_account_device
+from .runtime import ElksConfigEntry
+from .services import CALL_SCHEMA, call_request
 
 # Each message is one phone call; 46elks takes them concurrently.
 PARALLEL_UPDATES = 0
@@ -34,10 +33,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a notify entity for each recipient subentry."""
+    account_device_id = async_register_account_device(hass, entry)
     for subentry in entry.subentries.values():
         if subentry.subentry_type == SUBENTRY_RECIPIENT:
             async_add_entities(
-                [RecipientNotifyEntity(entry, subentry)],
+                [RecipientNotifyEntity(entry, subentry, account_device_id)],
                 config_subentry_id=subentry.subentry_id,
             )
 
@@ -47,8 +47,10 @@ class RecipientNotifyEntity(ElksEntity, NotifyEntity):
 
     _attr_name = None
 
-    def __init__(self, entry: ElksConfigEntry, subentry: ConfigSubentry) -> None:
-        """Give the recipient a device of its own.
+    def __init__(
+        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
+    ) -> None:
+        """Give the recipient a device of its own, under the account's.
 
         A device belongs to one subentry, so recipients cannot share the
         account's device.
@@ -60,23 +62,21 @@ class RecipientNotifyEntity(ElksEntity, NotifyEntity):
             manufacturer="46elks",
             model="Recipient",
             entry_type=DeviceEntryType.SERVICE,
+            via_device_id=account_device_id,
         )
         self._number = str(subentry.data[CONF_RECIPIENT_NUMBER])
 
     async def async_send_message(self, message: str, title: str | None = None) -> None:
         """Call the recipient and speak the title and message.
 
-        Runs through elks.call, so validation, errors and events are the same.
+        Checked as ``elks.call`` data, so validation and errors are the same.
         """
         text = f"{title}. {message}" if title else message
         options = self._entry.options
-        data: dict[str, str] = {
-            ATTR_CONFIG_ENTRY_ID: self._entry.entry_id,
-            ATTR_TO: self._number,
-            ATTR_MESSAGE: text,
-        }
+        data: dict[str, str] = {ATTR_TO: self._number, ATTR_MESSAGE: text}
         if engine := options.get(CONF_TTS_ENGINE):
             data[ATTR_TTS_ENGINE] = engine
         if language := options.get(CONF_LANGUAGE):
             data[ATTR_LANGUAGE] = language
-        await self.hass.services.async_call(DOMAIN, SERVICE_CALL, data, blocking=True)
+        request = call_request(CALL_SCHEMA(data), options)
+        await self._entry.runtime_data.dialer.async_call(request)

@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 
 from .api import ElksClient, ElksError, ElksRateLimitedError, ElksRequestError
-from .calls import CallTracker
 from .const import CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT, LOGGER
-
-if TYPE_CHECKING:
-    from .models import ElksConfigEntry
+from .models import HangupDisposition
+from .tracker import CallTracker
 
 # How often open calls are looked at; a look costs nothing when none is due.
 RECONCILE_INTERVAL: Final = timedelta(seconds=30)
@@ -75,7 +74,7 @@ class CallReconciler:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ElksConfigEntry,
+        entry: ConfigEntry,
         client: ElksClient,
         tracker: CallTracker,
     ) -> None:
@@ -116,7 +115,7 @@ class CallReconciler:
         self._async_tick()
 
     @property
-    def diagnostics(self) -> dict[str, Any]:
+    def diagnostics(self) -> dict[str, int | bool]:
         """Counts only: no call ids, no numbers."""
         now = time.time()
         return {
@@ -203,11 +202,11 @@ class CallReconciler:
             return self._failed(call_id, None)
         outcome = self._tracker.call_reported(call_id, call)
         LOGGER.debug("Call %r as 46elks reports it: %s", call_id, outcome)
-        if outcome == "ongoing":
+        if outcome is HangupDisposition.ONGOING:
             due.back_off(time.time())
             return Reconciled.ONGOING
         self._due.pop(call_id, None)
-        if outcome == "applied":
+        if outcome is HangupDisposition.APPLIED:
             self.ended += 1
             return Reconciled.ENDED
         return Reconciled.NOT_OPEN
@@ -215,7 +214,7 @@ class CallReconciler:
     def _forget(self, call_id: str, why: str) -> Reconciled:
         LOGGER.warning("Forgetting call %r without an end: %s", call_id, why)
         self._due.pop(call_id, None)
-        if self._tracker.call_reported(call_id, None) == "forgotten":
+        if self._tracker.call_reported(call_id, None) is HangupDisposition.FORGOTTEN:
             self.forgotten += 1
         return Reconciled.FORGOTTEN
 

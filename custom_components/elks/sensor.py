@@ -1,13 +1,12 @@
-"""Sensor for the last call placed by a 46elks account."""
+"""Sensors of a 46elks account: the last call placed, and the balance."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
+    SensorEntityDescription,
     SensorStateClass,
 )
 from homeassistant.core import HomeAssistant, callback
@@ -15,16 +14,32 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api import CALL_STATES, Call, parse_timestamp
+from .api import CALL_STATES, Call
 from .const import signal_call_updated
 from .coordinator import ElksAccountCoordinator
 from .entity import ElksEntity
-from .models import ElksConfigEntry
+from .models import call_data
+from .runtime import ElksConfigEntry
 
 # Updates come from the webhook and the account coordinator.
 PARALLEL_UPDATES = 0
 
+# What the last call sensor shows of a call (restored after a restart).
 _ATTRIBUTES = ("id", "to", "from", "direction", "created", "start", "duration", "cost")
+
+LAST_CALL = SensorEntityDescription(
+    key="last_call",
+    translation_key="last_call",
+    device_class=SensorDeviceClass.ENUM,
+    options=list(CALL_STATES),
+)
+BALANCE = SensorEntityDescription(
+    key="balance",
+    translation_key="balance",
+    device_class=SensorDeviceClass.MONETARY,
+    state_class=SensorStateClass.TOTAL,
+    suggested_display_precision=2,
+)
 
 
 async def async_setup_entry(
@@ -36,32 +51,14 @@ async def async_setup_entry(
     async_add_entities([LastCallSensor(entry), BalanceSensor(entry)])
 
 
-def _call_attributes(call: Call) -> dict[str, Any]:
-    start = parse_timestamp(call.start)
-    created = parse_timestamp(call.created)
-    return {
-        "id": call.id,
-        "to": call.to,
-        "from": call.from_number,
-        "direction": call.direction,
-        "created": created.isoformat() if created else call.created,
-        "start": start.isoformat() if start else None,
-        "duration": call.duration,
-        "cost": call.cost_amount,
-    }
-
-
 class LastCallSensor(ElksEntity, RestoreSensor):
     """State of the most recently placed call: ongoing, success, busy or failed."""
 
-    _attr_translation_key = "last_call"
-    _attr_device_class = SensorDeviceClass.ENUM
-    _attr_options = list(CALL_STATES)
-    _attr_should_poll = False
+    entity_description = LAST_CALL
 
     def __init__(self, entry: ElksConfigEntry) -> None:
         """Start without a call until one is placed or restored."""
-        super().__init__(entry, "last_call")
+        super().__init__(entry, LAST_CALL.key)
         self._attr_extra_state_attributes = {}
 
     async def async_added_to_hass(self) -> None:
@@ -85,7 +82,8 @@ class LastCallSensor(ElksEntity, RestoreSensor):
         if not placed and call.id != self._attr_extra_state_attributes.get("id"):
             return
         self._attr_native_value = call.state
-        self._attr_extra_state_attributes = _call_attributes(call)
+        shown = call_data(call)
+        self._attr_extra_state_attributes = {key: shown[key] for key in _ATTRIBUTES}
         self.async_write_ha_state()
 
 
@@ -94,14 +92,11 @@ class BalanceSensor(
 ):
     """Money left on the account, so that an alarm call does not fail for lack of it."""
 
-    _attr_translation_key = "balance"
-    _attr_device_class = SensorDeviceClass.MONETARY
-    _attr_state_class = SensorStateClass.TOTAL
-    _attr_suggested_display_precision = 2
+    entity_description = BALANCE
 
     def __init__(self, entry: ElksConfigEntry) -> None:
         """Follow the account coordinator."""
-        ElksEntity.__init__(self, entry, "balance")
+        ElksEntity.__init__(self, entry, BALANCE.key)
         CoordinatorEntity.__init__(self, entry.runtime_data.coordinator)
         self._attr_native_unit_of_measurement = self.coordinator.data.currency or None
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from ipaddress import IPv6Address, ip_address
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -13,6 +12,7 @@ from aiohttp.hdrs import CONTENT_LENGTH, METH_GET, METH_POST, METH_PUT
 import probatio
 
 from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
@@ -27,6 +27,7 @@ from .api import (
     hangup_action,
     parse_timestamp,
 )
+from .call_flow import STEP_PARAM
 from .const import (
     CONF_CLOUDHOOK_URL,
     CONF_ONLY_46ELKS_SOURCES,
@@ -34,31 +35,15 @@ from .const import (
     ELKS_WEBHOOK_SOURCES,
     LOGGER,
 )
-from .flows import STEP_PARAM
-from .issues import async_no_public_url
+from .repairs import async_no_public_url
+from .tracker import CallTracker
 
-if TYPE_CHECKING:
-    from .models import ElksConfigEntry
-
-# 46elks retries anything but 2xx, so every answer is 200 once the request
-# reached our handler; the reason goes to the debug log instead.
-_OK = HTTPStatus.OK
 # Registered for all methods so that a wrong one is refused here, without
 # Home Assistant's warning that would log the secret webhook id.
 _HANDLED_METHODS = (METH_POST, METH_GET, METH_PUT)
 MAX_BODY_BYTES = 64 * 1024
 # ``mock_source`` of the requests the cloud integration builds for cloudhooks.
 CLOUD_SOURCE = "cloud"
-
-
-def _json_list(value: Any) -> list[Any]:
-    """Parse the JSON string lists (``actions``, ``legs``); tolerate junk."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return value if isinstance(value, list) else []
 
 
 def _timestamp(value: Any) -> str:
@@ -95,8 +80,6 @@ HANGUP_SCHEMA = probatio.Schema(
         probatio.Optional("start"): _timestamp,
         probatio.Optional("duration"): _count(MAX_CALL_DURATION_SECONDS),
         probatio.Optional("cost"): _count(MAX_CALL_COST),
-        probatio.Optional("actions"): _json_list,
-        probatio.Optional("legs"): _json_list,
     },
     extra=probatio.REMOVE_EXTRA,
 )
@@ -113,10 +96,13 @@ def parse_hangup(form: dict[str, str]) -> Call:
 class ElksWebhook:
     """Our webhook: registration, the URL handed to 46elks, and its handler."""
 
-    def __init__(self, hass: HomeAssistant, entry: ElksConfigEntry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, tracker: CallTracker
+    ) -> None:
         """Prepare for ``entry``; nothing is registered yet."""
         self._hass = hass
         self._entry = entry
+        self._tracker = tracker
 
     @property
     def webhook_id(self) -> str:
@@ -195,13 +181,17 @@ class ElksWebhook:
     async def _async_handle(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
-        """Handle a POST from 46elks; never raises, always answers."""
+        """Handle a POST from 46elks; never raises, always answers.
+
+        46elks retries anything but 2xx, so every answer is 200 once the
+        request reached our handler; the reason goes to the debug log instead.
+        """
         try:
             return await self._async_handle_request(hass, request)
         except Exception:  # noqa: BLE001
             # Home Assistant would log the error with the secret webhook id.
             LOGGER.exception("Error handling a 46elks webhook")
-            return web.Response(status=_OK)
+            return web.Response(status=HTTPStatus.OK)
 
     async def _async_handle_request(
         self, hass: HomeAssistant, request: web.Request
@@ -224,16 +214,16 @@ class ElksWebhook:
         body = await _read_body(request)
         if body is None:
             LOGGER.warning("Ignored an oversize or unreadable 46elks webhook")
-            return web.Response(status=_OK)
+            return web.Response(status=HTTPStatus.OK)
         form = _parse_form(body)
         if form is None:
             LOGGER.warning("Ignored a 46elks webhook that is not a form")
-            return web.Response(status=_OK)
+            return web.Response(status=HTTPStatus.OK)
         if "callid" in form:
             return await self._async_call_flow(form, request.query.get(STEP_PARAM))
         if "id" not in form:
             LOGGER.debug("Ignored a 46elks webhook without call id")
-            return web.Response(status=_OK)
+            return web.Response(status=HTTPStatus.OK)
         try:
             call = parse_hangup(form)
         except probatio.Invalid as err:
@@ -244,15 +234,15 @@ class ElksWebhook:
                 ".".join(str(part) for part in err.path),
                 err.msg,
             )
-            return web.Response(status=_OK)
+            return web.Response(status=HTTPStatus.OK)
         except ElksResponseError:
             LOGGER.warning(
                 "Ignored an invalid 46elks hangup for call %r", _clip(form["id"])
             )
-            return web.Response(status=_OK)
-        outcome = self._entry.runtime_data.tracker.hangup_received(call)
+            return web.Response(status=HTTPStatus.OK)
+        outcome = self._tracker.hangup_received(call)
         LOGGER.debug("Hangup for call %r: %s", call.id, outcome)
-        return web.Response(status=_OK)
+        return web.Response(status=HTTPStatus.OK)
 
     async def _async_call_flow(
         self, form: dict[str, str], step_number: str | None
@@ -265,7 +255,7 @@ class ElksWebhook:
         call_id = form["callid"]
         step = None
         if (hook_url := self.hangup_url()) is not None:
-            step = await self._entry.runtime_data.tracker.async_flow_request(
+            step = await self._tracker.async_flow_request(
                 call_id,
                 form.get("result", ""),
                 form.get("why"),

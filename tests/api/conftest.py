@@ -22,6 +22,7 @@ class Setup:
     account: Account
     client: ElksClient
     session: aiohttp.ClientSession
+    base_url: str
 
 
 @pytest.fixture
@@ -38,6 +39,10 @@ async def setup(socket_enabled: None) -> AsyncGenerator[Setup]:
     base_url = await sim.start()
     async with aiohttp.ClientSession() as session:
         yield Setup(
-            sim, account, ElksClient(session, "user", "pass", base_url), session
+            sim,
+            account,
+            ElksClient(session, "user", "pass", base_url),
+            session,
+            base_url,
         )
     await sim.stop()

@@ -53,7 +53,7 @@ async def test_account_and_numbers(setup: Setup) -> None:
 
 
 async def test_place_and_read_calls(setup: Setup) -> None:
-    """A placed call can be read back, and appears in the history."""
+    """A placed call can be read back once it ended."""
     placed = await setup.client.place_call(
         from_number=CALLER_ID,
         to="+46700000101",
@@ -69,9 +69,6 @@ async def test_place_and_read_calls(setup: Setup) -> None:
     assert ended.answered
     assert ended.duration == setup.sim.calls[placed.id].duration
     assert ended.cost_amount == setup.sim.calls[placed.id].cost / 10000
-    assert ended.actions
-    history = await setup.client.list_calls(limit=5)
-    assert [c.id for c in history] == [placed.id]
 
 
 async def test_voice_start_string_passed_as_is(setup: Setup) -> None:
@@ -176,16 +173,14 @@ async def test_rate_limit_keeps_retry_after(setup: Setup) -> None:
 
 async def test_bad_credentials(setup: Setup) -> None:
     """Wrong credentials are an authentication error."""
-    client = ElksClient(setup.session, "user", "wrong", setup.client.base_url)
+    client = ElksClient(setup.session, "user", "wrong", setup.base_url)
     with pytest.raises(ElksAuthenticationError):
         await client.get_account()
 
 
 async def test_get_timeout_is_a_connection_error(setup: Setup) -> None:
     """A read that times out can be retried by the caller: it changed nothing."""
-    client = ElksClient(
-        setup.session, "user", "pass", setup.client.base_url, timeout=0.2
-    )
+    client = ElksClient(setup.session, "user", "pass", setup.base_url, timeout=0.2)
     setup.sim.faults.delay_next(30.0, path="/a1/me")
     with pytest.raises(ElksConnectionError):
         await client.get_account()
@@ -193,9 +188,7 @@ async def test_get_timeout_is_a_connection_error(setup: Setup) -> None:
 
 async def test_post_timeout_is_outcome_unknown(setup: Setup) -> None:
     """A call that timed out may exist; it is sent once only."""
-    client = ElksClient(
-        setup.session, "user", "pass", setup.client.base_url, timeout=0.2
-    )
+    client = ElksClient(setup.session, "user", "pass", setup.base_url, timeout=0.2)
     setup.sim.faults.delay_next(30.0)  # cut short when the simulator stops
     with pytest.raises(ElksCallOutcomeUnknownError):
         await client.place_call(
@@ -345,7 +338,7 @@ def test_audio_sources() -> None:
 
 
 def test_call_from_hangup_form() -> None:
-    """A whenhangup form with JSON strings inside becomes a Call."""
+    """A whenhangup form becomes a Call; its JSON lists (never read) are ignored."""
     call = Call.from_json(
         {
             "id": "c1",
@@ -363,8 +356,7 @@ def test_call_from_hangup_form() -> None:
     assert call.direction == "outgoing"
     assert call.duration == 12
     assert call.cost_amount == 0.35
-    assert call.actions == [{"play": "sound/beep", "result": "success"}]
-    assert call.legs == []
+    assert call.answered
     with pytest.raises(ElksResponseError):
         Call.from_json({**call.__dict__} if False else {"id": "c1", "state": "melted"})
     with pytest.raises(ElksResponseError):
@@ -375,7 +367,7 @@ def test_call_from_hangup_form() -> None:
                 "to": "b",
                 "state": "busy",
                 "created": "x",
-                "legs": "{}",
+                "duration": "-5",
             }
         )
 
@@ -442,7 +434,7 @@ async def test_error_text_quoting_the_request_is_redacted(
     """46elks' message may quote our form and headers: no secret comes through."""
     account = setup.sim.add_account(username=USERNAME, password=PASSWORD)
     setup.sim.add_number(account, "+46766860002", capabilities=("voice",))
-    client = ElksClient(setup.session, USERNAME, PASSWORD, setup.client.base_url)
+    client = ElksClient(setup.session, USERNAME, PASSWORD, setup.base_url)
     setup.sim.faults.echo_next(status)
     with pytest.raises(error) as err:
         await client.place_call(

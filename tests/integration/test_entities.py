@@ -30,7 +30,11 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import CONF_NAME
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.util import dt as dt_util
 
 from .conftest import (
@@ -242,7 +246,10 @@ async def test_recipient_reconfigure_and_remove(
 async def test_recipients_from_stored_subentries(
     hass: HomeAssistant, elks: Elks, hass_http: Any
 ) -> None:
-    """Recipients stored with the entry get their entities at setup."""
+    """Recipients stored with the entry get their entities at setup.
+
+    Their devices are reached through the account's device.
+    """
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Home",
@@ -262,6 +269,17 @@ async def test_recipients_from_stored_subentries(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get("notify.carol") is not None
+    registry = dr.async_get(hass)
+    account = registry.async_get_device_by_identifier(
+        (DOMAIN, elks.account.id), entry.entry_id
+    )
+    [subentry_id] = entry.subentries
+    carol = registry.async_get_device_by_identifier(
+        (DOMAIN, subentry_id), entry.entry_id
+    )
+    assert account is not None
+    assert carol is not None
+    assert carol.via_device_id == account.id
 
 
 def test_logbook_descriptions() -> None:

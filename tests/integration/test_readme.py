@@ -21,11 +21,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from custom_components.elks.api import normalize_number
-from custom_components.elks.services import (
-    CALL_SCHEMA,
-    CANCEL_SCHEMA,
-    _plan_without_audio,
-)
+from custom_components.elks.services import CALL_SCHEMA, CANCEL_SCHEMA, call_plan
 from homeassistant.components.automation.config import async_validate_config_item
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -106,7 +102,7 @@ def _check_elks_action(action: dict[str, Any]) -> None:
     if "from" in validated:
         normalize_number(validated["from"])
     # One of play/message/connect/actions, combinations, menu, connect numbers.
-    _plan_without_audio(validated)
+    call_plan(validated)
 
 
 def _automations(document: Any) -> list[dict[str, Any]]:

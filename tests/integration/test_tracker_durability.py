@@ -19,8 +19,8 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed_exact,
 )
 
-from custom_components.elks.calls import SAVE_DELAY
 from custom_components.elks.const import EVENT_CALL_ENDED
+from custom_components.elks.tracker import SAVE_DELAY
 from homeassistant.core import HomeAssistant
 
 from .conftest import ANSWERS, BUSY, WEBHOOK_ID, Elks

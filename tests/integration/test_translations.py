@@ -46,15 +46,17 @@ def _found(pattern: str) -> list[str]:
 
 
 USED_KEYS = set(re.findall(r'translation_key="(\w+)"', SOURCES)) | set(
-    re.findall(r'_invalid\(\s*"(\w+)"', SOURCES)
+    re.findall(r'\binvalid\(\s*"(\w+)"', SOURCES)
 )
 
 
 def test_key_patterns_find_every_use() -> None:
     """The patterns below find each literal use; a renamed helper fails here."""
     assert len(_found(r'translation_key="(\w+)"')) == SOURCES.count('translation_key="')
-    # Every call of _invalid (not its definition) passes a literal key.
-    assert len(_found(r'_invalid\(\s*"(\w+)"')) == SOURCES.count("_invalid(") - 1
+    # Every call of invalid (not its definition) passes a literal key.
+    assert len(_found(r'\binvalid\(\s*"(\w+)"')) == (
+        len(re.findall(r"\binvalid\(", SOURCES)) - 1
+    )
 
 
 @pytest.mark.parametrize("key", sorted(USED_KEYS))
@@ -65,6 +67,7 @@ def test_exception_and_issue_keys_exist(key: str) -> None:
         key in english["exceptions"]
         or key in english["issues"]
         or key in english["entity"]["sensor"]
+        or key in english["entity"]["event"]
     )
 
 
@@ -80,13 +83,12 @@ def test_issue_keys_exist() -> None:
 def test_failure_codes_have_messages() -> None:
     """Each per-recipient failure code maps to an exception message."""
     from custom_components.elks import api  # noqa: PLC0415
-    from custom_components.elks.placement import failure_for  # noqa: PLC0415
+    from custom_components.elks.dialer import failure_for  # noqa: PLC0415
+    from custom_components.elks.models import FailureCode  # noqa: PLC0415
 
     exceptions = _load("en")["exceptions"]
-    # Codes written in the sources, wherever a failure is built (each one).
-    codes = _found(r'PlacementFailure\(\s*\w+,\s*"(\w+)"')
-    assert len(codes) == SOURCES.count("PlacementFailure(")
-    for code in codes:
+    # Every code a failure can carry.
+    for code in FailureCode:
         assert f"call_{code}" in exceptions, code
     # And the code of each API error, whichever way failure_for builds it.
     samples: list[api.ElksError] = [

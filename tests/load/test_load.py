@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.elks.const import DOMAIN, EVENT_CALL_ENDED
-from custom_components.elks.models import ElksConfigEntry
+from custom_components.elks.runtime import ElksConfigEntry
 from elks_simulator import Callee
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event

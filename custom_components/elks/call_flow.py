@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Self
 
-from .api import connect_action, hangup_action, ivr_action, play_action, with_next
+from homeassistant.util.json import JsonObjectType
 
-LeadIn = Literal["none", "beep", "pause"]
+from .api import connect_action, hangup_action, ivr_action, play_action, with_next
+from .models import CallEventType, CallOutcome, CallPlan
 
 # Wrong keys or silence tolerated before the call is ended.
 MAX_ATTEMPTS = 3
@@ -32,46 +33,6 @@ CONFIRMATION = "sound/beep"
 # Query parameter of our ``next`` URLs: the step the request answers.
 STEP_PARAM = "step"
 _MAX_STEP_DIGITS = 6
-
-
-@dataclass(slots=True)
-class MenuItem:
-    """What a menu digit means: a label for automations, or a number to connect."""
-
-    label: str
-    connect: str | None = None
-
-
-@dataclass(slots=True)
-class CallPlan:
-    """What a call does once answered."""
-
-    audio: str | None = None
-    connect: str | None = None
-    actions: dict[str, Any] | None = None
-    repeat: int = 1
-    lead_in: LeadIn = "none"
-    ack_digit: str | None = None
-    menu: dict[str, MenuItem] | None = None
-    pin: str | None = None
-
-    @property
-    def interactive(self) -> bool:
-        """Whether the call needs our webhook while it runs."""
-        return bool(self.ack_digit or self.menu or self.pin)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the plan as JSON-safe data."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CallPlan:
-        """Rebuild a stored plan."""
-        menu = data.get("menu")
-        return cls(
-            **{k: v for k, v in data.items() if k != "menu"},
-            menu={d: MenuItem(**item) for d, item in menu.items()} if menu else None,
-        )
 
 
 @dataclass(slots=True)
@@ -111,7 +72,7 @@ class FlowStep:
     """The answer to one call-flow request, and what happened."""
 
     action: dict[str, Any]
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[CallEventType, JsonObjectType]] = field(default_factory=list)
 
 
 def _lead_in(plan: CallPlan, action: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +168,7 @@ def next_step(
         return FlowStep(hangup_action("reject"))
     # A later step than expected means our state was older (a crash): go on.
     state.step = requested + 1
-    answer = _advance(plan, state, result, why, hook_url, caller_id)
+    answer = _advance(plan, state, (result, why), hook_url, caller_id)
     state.last_action = answer.action
     return answer
 
@@ -215,16 +176,19 @@ def next_step(
 def _advance(
     plan: CallPlan,
     state: FlowState,
-    result: str,
-    why: str | None,
+    heard: tuple[str, str | None],
     hook_url: str,
     caller_id: str,
 ) -> FlowStep:
+    """Move the flow on by what 46elks heard: its ``result`` and ``why``."""
+    result, why = heard
     if state.stage == "start":
         state.answered = True
         state.stage = _first_stage(plan)
         state.attempts = 0
-        return FlowStep(_stage_action(plan, state, hook_url), [("answered", {})])
+        return FlowStep(
+            _stage_action(plan, state, hook_url), [(CallEventType.ANSWERED, {})]
+        )
     if state.stage == "done":
         return _hangup(state)
 
@@ -245,15 +209,24 @@ def _advance(
             state.acknowledged = True
             state.stage = "done"
             return FlowStep(
-                play_action(CONFIRMATION), [("acknowledged", {"digits": pressed})]
+                play_action(CONFIRMATION),
+                [(CallEventType.ACKNOWLEDGED, {"digits": pressed})],
             )
         return _retry(plan, state, hook_url)
 
-    # menu
+    return _menu_choice(plan, state, pressed, hook_url, caller_id)
+
+
+def _menu_choice(
+    plan: CallPlan, state: FlowState, pressed: str | None, hook_url: str, caller_id: str
+) -> FlowStep:
     assert plan.menu is not None
     if pressed is not None and (item := plan.menu.get(pressed)) is not None:
         state.stage = "done"
-        event = ("keypress", {"digits": pressed, "label": item.label})
+        event: tuple[CallEventType, JsonObjectType] = (
+            CallEventType.KEYPRESS,
+            {"digits": pressed, "label": item.label},
+        )
         if item.connect:
             return FlowStep(connect_action(item.connect, caller_id), [event])
         return FlowStep(play_action(CONFIRMATION), [event])
@@ -271,19 +244,20 @@ def _retry(plan: CallPlan, state: FlowState, hook_url: str) -> FlowStep:
 
 def call_outcome(
     state_name: str, answered: bool, flow: FlowState | None, plan: CallPlan | None
-) -> str:
+) -> CallOutcome:
     """Say how a call ended, in the words escalation and events use.
 
-    ``acknowledged``, ``answered``, ``busy``, ``no_answer``, ``failed``,
-    ``no_input`` (answered, never pressed the right key) or ``hung_up``
-    (answered, left before acknowledging).
+    ``no_input``: answered, never pressed the right key; ``hung_up``:
+    answered, left before acknowledging.
     """
     if flow is not None and flow.acknowledged:
-        return "acknowledged"
+        return CallOutcome.ACKNOWLEDGED
     if state_name == "busy":
-        return "busy"
+        return CallOutcome.BUSY
     if not answered and not (flow and flow.answered):
-        return "no_answer" if state_name == "failed" else "answered"
+        return CallOutcome.NO_ANSWER if state_name == "failed" else CallOutcome.ANSWERED
     if plan is not None and plan.ack_digit:
-        return "no_input" if flow is not None and flow.no_input else "hung_up"
-    return "answered"
+        if flow is not None and flow.no_input:
+            return CallOutcome.NO_INPUT
+        return CallOutcome.HUNG_UP
+    return CallOutcome.ANSWERED

@@ -1,13 +1,12 @@
-"""What the integration tells Home Assistant about calls: events and signals."""
+"""What the integration tells Home Assistant about calls: bus events and dispatcher signals."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util.json import JsonObjectType
 
-from .api import Call, parse_timestamp
+from .api import Call
 from .const import (
     EVENT_CALL_ENDED,
     EVENT_ESCALATION_FINISHED,
@@ -15,14 +14,10 @@ from .const import (
     signal_call_event,
     signal_call_updated,
 )
+from .models import CallEventType, CallOutcome, call_data
 
 
-def _iso(value: str | None) -> str | None:
-    parsed = parse_timestamp(value)
-    return parsed.isoformat() if parsed else value
-
-
-class CallEvents:
+class CallSignals:
     """Turns call bookkeeping into bus events and entity updates for one entry."""
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
@@ -38,49 +33,46 @@ class CallEvents:
         )
 
     @callback
-    def call_ended(self, call: Call, outcome: str, acknowledged: bool | None) -> None:
+    def call_ended(
+        self, call: Call, outcome: CallOutcome, acknowledged: bool | None
+    ) -> None:
         """Fire ``elks_call_ended`` and update entities."""
         async_dispatcher_send(
             self._hass, signal_call_updated(self._entry_id), call, False
         )
-        data: dict[str, Any] = {
+        shown = call_data(call)
+        data: JsonObjectType = {
             "config_entry_id": self._entry_id,
-            "call_id": call.id,
-            "to": call.to,
-            "from": call.from_number,
-            "state": call.state,
-            "created": _iso(call.created),
-            "start": _iso(call.start),
+            "call_id": shown.pop("id"),
+            **shown,
             "duration": call.duration or 0,
-            "cost": call.cost_amount,
-            "answered": call.answered,
             "acknowledged": acknowledged,
             "outcome": outcome,
         }
         self._hass.bus.async_fire(EVENT_CALL_ENDED, data)
-        self._signal("ended", data)
+        self._signal(CallEventType.ENDED, data)
 
     @callback
     def flow_event(
-        self, call_id: str, to: str, kind: str, data: dict[str, Any]
+        self, call_id: str, to: str, kind: CallEventType, data: JsonObjectType
     ) -> None:
         """Report what happened during an interactive call."""
-        event_data = {
+        event_data: JsonObjectType = {
             "config_entry_id": self._entry_id,
             "call_id": call_id,
             "to": to,
             **data,
         }
-        if kind == "keypress":
+        if kind is CallEventType.KEYPRESS:
             self._hass.bus.async_fire(EVENT_KEYPRESS, event_data)
         self._signal(kind, event_data)
 
     @callback
-    def escalation_finished(self, data: dict[str, Any]) -> None:
+    def escalation_finished(self, data: JsonObjectType) -> None:
         """Fire ``elks_escalation_finished``."""
-        event_data = {"config_entry_id": self._entry_id, **data}
+        event_data: JsonObjectType = {"config_entry_id": self._entry_id, **data}
         self._hass.bus.async_fire(EVENT_ESCALATION_FINISHED, event_data)
-        self._signal("escalation_finished", event_data)
+        self._signal(CallEventType.ESCALATION_FINISHED, event_data)
 
-    def _signal(self, kind: str, data: dict[str, Any]) -> None:
+    def _signal(self, kind: CallEventType, data: JsonObjectType) -> None:
         async_dispatcher_send(self._hass, signal_call_event(self._entry_id), kind, data)

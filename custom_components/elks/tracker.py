@@ -13,12 +13,14 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
+from homeassistant.util.json import JsonObjectType, JsonValueType
 
 from .api import Call, parse_timestamp
+from .call_flow import FlowState, FlowStep, call_outcome, next_step
 from .const import (
     CALL_MAX_AGE_SECONDS,
     DOMAIN,
@@ -28,7 +30,7 @@ from .const import (
     MAX_CALL_SECONDS,
     MAX_RING_TIMEOUT,
 )
-from .flows import CallPlan, FlowState, FlowStep, call_outcome, next_step
+from .models import CallEventType, CallOutcome, CallPlan, HangupDisposition
 
 STORAGE_VERSION = 1
 # Changes are written together at most this long after the first unsaved
@@ -51,11 +53,13 @@ class CallListener(Protocol):
     def call_placed(self, call: Call) -> None:
         """Hear of a placed call (or one found to have been placed)."""
 
-    def call_ended(self, call: Call, outcome: str, acknowledged: bool | None) -> None:
+    def call_ended(
+        self, call: Call, outcome: CallOutcome, acknowledged: bool | None
+    ) -> None:
         """Hear of a call that ended."""
 
     def flow_event(
-        self, call_id: str, to: str, kind: str, data: dict[str, Any]
+        self, call_id: str, to: str, kind: CallEventType, data: JsonObjectType
     ) -> None:
         """Hear of what happened during an interactive call."""
 
@@ -124,17 +128,15 @@ class CallTracker:
         """Create an empty tracker that reports to ``listener``."""
         self._hass = hass
         self._listener = listener
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.calls"
-        )
+        self._store = _store(hass, entry_id)
         self._ongoing: dict[str, _Pending] = {}
         self._live: dict[str, _Live] = {}
         self._uncertain: list[_Pending] = []
-        self._finished: OrderedDict[str, str] = OrderedDict()  # id -> outcome
+        self._finished: OrderedDict[str, CallOutcome] = OrderedDict()
         self._parked: dict[str, tuple[Call, float]] = {}
         self._placements_in_flight = 0
         self._placed = asyncio.Event()
-        self._end_waiters: dict[str, list[asyncio.Future[str]]] = {}
+        self._end_waiters: dict[str, list[asyncio.Future[CallOutcome]]] = {}
         self._save_due: float | None = None
 
     @property
@@ -161,19 +163,23 @@ class CallTracker:
     async def async_load(self) -> None:
         """Load unfinished calls stored before a restart."""
         data = await self._store.async_load() or {}
-        for item in data.get("ongoing", []):
-            item = dict(item)
+        for item in _objects(data.get("ongoing")):
             plan, flow = item.pop("plan", None), item.pop("flow", None)
-            pending = _Pending(**item)
+            pending = _Pending(**item)  # type: ignore[arg-type]
             if pending.call_id:
                 self._ongoing[pending.call_id] = pending
-                if plan is not None:
+                if isinstance(plan, dict):
                     self._live[pending.call_id] = _Live(
-                        CallPlan.from_dict(plan), FlowState.from_dict(flow or {})
+                        CallPlan.from_dict(plan),
+                        FlowState.from_dict(flow if isinstance(flow, dict) else {}),
                     )
-        self._uncertain = [_Pending(**item) for item in data.get("uncertain", [])]
-        for call_id in data.get("finished", []):
-            self._finished[call_id] = "unknown"
+        self._uncertain = [
+            _Pending(**item)  # type: ignore[arg-type]
+            for item in _objects(data.get("uncertain"))
+        ]
+        finished = data.get("finished")
+        for call_id in finished if isinstance(finished, list) else []:
+            self._finished[str(call_id)] = CallOutcome.UNKNOWN
         self._prune()
 
     async def async_save(self) -> None:
@@ -181,20 +187,16 @@ class CallTracker:
         self._save_due = None
         await self._store.async_save(self._data())
 
-    async def async_remove(self) -> None:
-        """Delete stored state (the entry is being removed)."""
-        await self._store.async_remove()
-
-    def _data(self) -> dict[str, Any]:
+    def _data(self) -> JsonObjectType:
         return {
             "ongoing": [self._stored(pending) for pending in self._ongoing.values()],
             "uncertain": [asdict(pending) for pending in self._uncertain],
             "finished": list(self._finished),
         }
 
-    def _stored(self, pending: _Pending) -> dict[str, Any]:
+    def _stored(self, pending: _Pending) -> JsonObjectType:
         """Return an unfinished call as stored, with its call flow if it has one."""
-        stored = asdict(pending)
+        stored: JsonObjectType = asdict(pending)
         if (live := self._live.get(pending.call_id or "")) is not None:
             stored["plan"] = live.plan.as_dict()
             stored["flow"] = live.state.as_dict()
@@ -236,7 +238,12 @@ class CallTracker:
         if call.state != "ongoing":
             # 46elks may refuse at once with a final state in a 2xx body.
             self._listener.call_placed(call)
-            self._end(call, call.state, None)
+            outcome = (
+                CallOutcome(call.state)
+                if call.state in (CallOutcome.BUSY, CallOutcome.FAILED)
+                else call_outcome(call.state, call.answered, None, None)
+            )
+            self._end(call, outcome, None)
             return
         self._ongoing[call.id] = _Pending(
             call.to, call.from_number, time.time(), call.id
@@ -284,7 +291,7 @@ class CallTracker:
         self._placed = asyncio.Event()
 
     @callback
-    def hangup_received(self, call: Call) -> str:
+    def hangup_received(self, call: Call) -> HangupDisposition:
         """Apply a hangup; returns what was done (for logs and tests).
 
         ``applied``, ``duplicate``, ``parked`` (its placement has not finished
@@ -292,10 +299,10 @@ class CallTracker:
         ``mismatch`` (known id, other numbers) or ``unknown``.
         """
         if call.id in self._finished:
-            return "duplicate"
+            return HangupDisposition.DUPLICATE
         if (pending := self._ongoing.get(call.id)) is not None:
             if (pending.to, pending.from_number) != (call.to, call.from_number):
-                return "mismatch"
+                return HangupDisposition.MISMATCH
             del self._ongoing[call.id]
             live = self._live.pop(call.id, None)
             outcome = call_outcome(
@@ -308,24 +315,24 @@ class CallTracker:
                 live.state.acknowledged if live and live.plan.ack_digit else None
             )
             self._end(call, outcome, acknowledged)
-            return "applied"
+            return HangupDisposition.APPLIED
         now = time.time()
         for pending in self._uncertain:
             if pending.adoptable_until() >= now and pending.may_have_created(call):
                 self._uncertain.remove(pending)
                 self._adopt(call, pending)
-                return "adopted"
+                return HangupDisposition.ADOPTED
         if self._placements_in_flight > 0 and len(self._parked) < MAX_PARKED_HANGUPS:
             self._parked[call.id] = (call, time.monotonic())
-            return "parked"
-        return "unknown"
+            return HangupDisposition.PARKED
+        return HangupDisposition.UNKNOWN
 
-    def _end(self, call: Call, outcome: str, acknowledged: bool | None) -> None:
+    def _end(self, call: Call, outcome: CallOutcome, acknowledged: bool | None) -> None:
         self._mark_finished(call.id, outcome)
         self._listener.call_ended(call, outcome, acknowledged)
         self._resolve_waiters(call.id, outcome)
 
-    def _resolve_waiters(self, call_id: str, outcome: str) -> None:
+    def _resolve_waiters(self, call_id: str, outcome: CallOutcome) -> None:
         for waiter in self._end_waiters.pop(call_id, []):
             if not waiter.done():
                 waiter.set_result(outcome)
@@ -347,13 +354,7 @@ class CallTracker:
         the request's numbers are not the call's: for an outgoing call 46elks
         sends our caller id as ``from`` and the callee as ``to``.
         """
-        deadline = asyncio.get_running_loop().time() + FLOW_WAIT_SECONDS
-        while call_id not in self._live and self._placements_in_flight > 0:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await self._placed.wait()
-            except TimeoutError:
-                break
+        await self._async_wait_for_placement(call_id)
         live = self._live.get(call_id)
         pending = self._ongoing.get(call_id)
         if pending is None:
@@ -380,10 +381,20 @@ class CallTracker:
         self._schedule_save()
         for kind, data in step.events:
             self._listener.flow_event(call_id, pending.to, kind, data)
-            if kind == "acknowledged":
+            if kind is CallEventType.ACKNOWLEDGED:
                 # Whoever waits (an escalation) need not wait for the hangup.
-                self._resolve_waiters(call_id, "acknowledged")
+                self._resolve_waiters(call_id, CallOutcome.ACKNOWLEDGED)
         return step
+
+    async def _async_wait_for_placement(self, call_id: str) -> None:
+        """Wait (bounded) while a POST whose answer may name this call is under way."""
+        deadline = asyncio.get_running_loop().time() + FLOW_WAIT_SECONDS
+        while call_id not in self._live and self._placements_in_flight > 0:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._placed.wait()
+            except TimeoutError:
+                return
 
     def _bind_uncertain(
         self, call_id: str, from_number: str | None, to: str | None
@@ -415,7 +426,7 @@ class CallTracker:
                 self._schedule_save()
                 return
 
-    async def async_outcome(self, call_id: str, ring_timeout: int) -> str:
+    async def async_outcome(self, call_id: str, ring_timeout: int) -> CallOutcome:
         """Wait for how a call ended (early on acknowledgement).
 
         ``unknown`` when no hangup came within the ring timeout plus the
@@ -425,11 +436,11 @@ class CallTracker:
             async with asyncio.timeout(ring_timeout + MAX_CALL_SECONDS):
                 return await self.wait_for_end(call_id)
         except TimeoutError:
-            return "unknown"
+            return CallOutcome.UNKNOWN
 
-    def wait_for_end(self, call_id: str) -> asyncio.Future[str]:
+    def wait_for_end(self, call_id: str) -> asyncio.Future[CallOutcome]:
         """Return a future resolved with the call's outcome (early on acknowledgement)."""
-        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
         if (outcome := self._finished.get(call_id)) is not None:
             waiter.set_result(outcome)
             return waiter
@@ -447,7 +458,7 @@ class CallTracker:
         self._listener.call_placed(call)
         self._end(call, call_outcome(call.state, call.answered, None, None), None)
 
-    def _mark_finished(self, call_id: str, outcome: str = "unknown") -> None:
+    def _mark_finished(self, call_id: str, outcome: CallOutcome) -> None:
         self._finished[call_id] = outcome
         self._finished.move_to_end(call_id)
         while len(self._finished) > FINISHED_CALLS_KEPT:
@@ -483,7 +494,7 @@ class CallTracker:
         }
 
     @callback
-    def call_reported(self, call_id: str, call: Call | None) -> str:
+    def call_reported(self, call_id: str, call: Call | None) -> HangupDisposition:
         """Apply what ``GET /calls/{id}`` said about an open call.
 
         An ended call goes through :meth:`hangup_received`, so it ends exactly
@@ -493,13 +504,29 @@ class CallTracker:
         meanwhile) or what :meth:`hangup_received` returned.
         """
         if call_id not in self._ongoing:
-            return "not_open"
+            return HangupDisposition.NOT_OPEN
         if call is None:
             del self._ongoing[call_id]
             self._live.pop(call_id, None)
-            self._resolve_waiters(call_id, "unknown")
+            self._resolve_waiters(call_id, CallOutcome.UNKNOWN)
             self._schedule_save()
-            return "forgotten"
+            return HangupDisposition.FORGOTTEN
         if call.state == "ongoing":
-            return "ongoing"
+            return HangupDisposition.ONGOING
         return self.hangup_received(call)
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[JsonObjectType]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.calls")
+
+
+def _objects(value: JsonValueType | None) -> list[dict[str, JsonValueType]]:
+    """Return the objects of a stored list (copies), skipping anything else."""
+    if not isinstance(value, list):
+        return []
+    return [dict(item) for item in value if isinstance(item, dict)]
+
+
+async def async_remove_stored_calls(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the stored calls of a removed entry."""
+    await _store(hass, entry_id).async_remove()

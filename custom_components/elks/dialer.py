@@ -1,0 +1,270 @@
+"""Placing calls for one account: one call, many at once, or an escalation.
+
+Every call goes out here, with exactly one ``POST /calls`` that is never
+retried, and is registered with the tracker before and after, so that its
+hangup is recognised whatever happens to the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+import time
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from .api import (
+    Call,
+    ElksAuthenticationError,
+    ElksCallOutcomeUnknownError,
+    ElksClient,
+    ElksConnectionError,
+    ElksError,
+    ElksRateLimitedError,
+    ElksRequestError,
+)
+from .audio import async_media_source_url, public_base_url, tts_url
+from .call_flow import inline_voice_start
+from .const import DOMAIN, LOGGER
+from .escalation import EscalationManager
+from .models import (
+    CallOutcome,
+    CallRequest,
+    CallResult,
+    Dialing,
+    FailureCode,
+    PlacedCall,
+    Placement,
+    PlacementFailure,
+    Speech,
+)
+from .signals import CallSignals
+from .tracker import CallTracker
+
+
+def invalid(translation_key: str, **placeholders: str) -> ServiceValidationError:
+    """Return the translated error for a request that cannot be carried out."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=translation_key,
+        translation_placeholders=placeholders or None,
+    )
+
+
+def failure_for(to: str, err: ElksError) -> PlacementFailure:
+    """Describe an API error for one recipient."""
+    if isinstance(err, ElksRequestError):
+        return PlacementFailure(to, FailureCode.REJECTED, err.message)
+    if isinstance(err, ElksCallOutcomeUnknownError):
+        return PlacementFailure(
+            to, FailureCode.OUTCOME_UNKNOWN, str(err), may_have_been_placed=True
+        )
+    if isinstance(err, ElksAuthenticationError):
+        return PlacementFailure(
+            to, FailureCode.AUTH_FAILED, "46elks rejected the API credentials"
+        )
+    if isinstance(err, ElksRateLimitedError):
+        return PlacementFailure(
+            to, FailureCode.RATE_LIMITED, "46elks asked to slow down (HTTP 429)"
+        )
+    if isinstance(err, ElksConnectionError):
+        return PlacementFailure(to, FailureCode.CANNOT_CONNECT, str(err))
+    return PlacementFailure(to, FailureCode.UNEXPECTED_RESPONSE, str(err))
+
+
+class Dialer:
+    """Places the calls of one account."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client: ElksClient,
+        tracker: CallTracker,
+        signals: CallSignals,
+        hangup_url: Callable[[], str | None],
+    ) -> None:
+        """Place through ``client``, registering calls with ``tracker``."""
+        self._hass = hass
+        self._entry = entry
+        self._client = client
+        self._tracker = tracker
+        self._hangup_url = hangup_url
+        self.escalations = EscalationManager(
+            hass, entry, signals, self.async_place, tracker.async_outcome
+        )
+
+    async def async_call(self, request: CallRequest) -> CallResult:
+        """Carry out a request: everybody at once, or one after another.
+
+        Raises a translated error when nobody could be called.
+        """
+        hook_url = self._hangup_url()
+        if hook_url is None and request.needs_webhook:
+            raise invalid("needs_webhook")
+        dialing = Dialing(request, hook_url, await self._async_audio(request))
+        if request.sequential:
+            return await self._async_escalate(dialing)
+        return await self._async_fan_out(dialing)
+
+    async def _async_fan_out(self, dialing: Dialing) -> CallResult:
+        """Call every recipient at once; with ``wait``, until every call ended."""
+        request = dialing.request
+        results = await asyncio.gather(
+            *(self.async_place(dialing, to) for to in request.recipients)
+        )
+        placed = [result for result in results if isinstance(result, Call)]
+        failures = [r for r in results if isinstance(r, PlacementFailure)]
+        _log_failures(failures)
+        if not placed:
+            raise _all_failed(failures)
+        calls = [PlacedCall(call) for call in placed]
+        if request.wait:
+            outcomes = await asyncio.gather(
+                *(self._tracker.async_outcome(c.id, request.timeout) for c in placed)
+            )
+            calls = [
+                PlacedCall(
+                    call,
+                    outcome,
+                    outcome is CallOutcome.ACKNOWLEDGED
+                    if request.plan.ack_digit
+                    else None,
+                )
+                for call, outcome in zip(placed, outcomes, strict=True)
+            ]
+        return CallResult(request.wait, tuple(calls), tuple(failures))
+
+    async def _async_escalate(self, dialing: Dialing) -> CallResult:
+        """Start an escalation; return at its first call, or with ``wait`` at its end."""
+        escalation = self.escalations.start(dialing)
+        if dialing.request.wait:
+            await self.escalations.async_wait(escalation.id)
+            return CallResult(True, escalation=escalation)
+        first = await self.escalations.async_first_call(escalation.id)
+        return CallResult(False, escalation=escalation, first_call=first)
+
+    async def _async_audio(self, request: CallRequest) -> Callable[[], str] | None:
+        """Return a function making the audio URL for one call, or None without audio."""
+        if request.speech is not None:
+            base = public_base_url(self._hass, self._entry.entry_id, self._entry.title)
+            speech = request.speech
+            # Made now so that a TTS problem fails the action before anybody
+            # is called; the first call uses it, later ones get fresh audio.
+            ready = [self._speak(base, speech)]
+            return lambda: ready.pop() if ready else self._speak(base, speech)
+        if request.play is None:
+            return None
+        source = request.play
+        if source.startswith("media-source://"):
+            base = public_base_url(self._hass, self._entry.entry_id, self._entry.title)
+            source = await async_media_source_url(self._hass, base, source)
+        return lambda: source
+
+    def _speak(self, base: str, speech: Speech) -> str:
+        return tts_url(
+            self._hass,
+            base,
+            speech.message,
+            engine=speech.engine,
+            language=speech.language,
+            options=speech.options,
+        )
+
+    async def async_place(self, dialing: Dialing, to: str) -> Placement:
+        """Place one call with exactly one ``POST /calls``; never retried.
+
+        Interactive plans need a hangup URL: 46elks asks it for each next step.
+        """
+        request = dialing.request
+        # Fresh TTS audio per call: Home Assistant keeps it only minutes.
+        plan = (
+            replace(request.plan, audio=dialing.audio())
+            if dialing.audio
+            else request.plan
+        )
+        if plan.interactive:
+            assert dialing.hook_url is not None
+            voice_start: dict[str, object] | str = dialing.hook_url
+        else:
+            voice_start = inline_voice_start(plan, request.caller_id)
+        sent_at = time.time()
+        self._tracker.placement_started()
+        try:
+            placed = await self._client.place_call(
+                from_number=request.caller_id,
+                to=to,
+                voice_start=voice_start,
+                whenhangup=dialing.hook_url,
+                timeout=request.timeout,
+            )
+        except ElksError as err:
+            return self._failed(request, to, sent_at, err)
+        except BaseException as err:
+            # Cancelled (script stopped, automation restarted, shutdown) or a
+            # bug: the POST may have reached 46elks, so its hangup must still
+            # be recognised, and the placement must not count as under way.
+            self._tracker.placement_failed(
+                to,
+                request.caller_id,
+                may_exist=True,
+                sent_at=sent_at,
+                ring_timeout=request.timeout,
+            )
+            LOGGER.warning(
+                "Placing the call to %r was interrupted (%s); 46elks may have placed it",
+                to,
+                type(err).__name__,
+            )
+            raise
+        self._tracker.placement_succeeded(placed, plan)
+        return placed
+
+    def _failed(
+        self, request: CallRequest, to: str, sent_at: float, err: ElksError
+    ) -> PlacementFailure:
+        failure = failure_for(to, err)
+        self._tracker.placement_failed(
+            to,
+            request.caller_id,
+            may_exist=failure.may_have_been_placed,
+            sent_at=sent_at,
+            ring_timeout=request.timeout,
+        )
+        if failure.code is FailureCode.AUTH_FAILED:
+            self._entry.async_start_reauth(self._hass)
+        return failure
+
+
+def _log_failures(failures: list[PlacementFailure]) -> None:
+    for failure in failures:
+        LOGGER.error(
+            "Call to %s was not placed (%s): %r%s",
+            failure.to,
+            failure.code,
+            failure.message,
+            " - it may have been placed anyway and was not retried"
+            if failure.may_have_been_placed
+            else "",
+        )
+
+
+def _all_failed(failures: list[PlacementFailure]) -> HomeAssistantError:
+    """Return the translated error when nobody could be called."""
+    if len(failures) == 1:
+        failure = failures[0]
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=f"call_{failure.code}",
+            translation_placeholders={"to": failure.to, "message": failure.message},
+        )
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="no_call_placed",
+        translation_placeholders={
+            "errors": "; ".join(f"{f.to}: {f.message}" for f in failures)
+        },
+    )
