@@ -239,6 +239,32 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"account": self._account.displayname},
         )
 
+    async def _async_same_account_step(
+        self,
+        step_id: str,
+        entry: ElksConfigEntry,
+        data: dict[str, Any] | None,
+        schema: probatio.Schema,
+    ) -> ConfigFlowResult:
+        """Store ``data`` in ``entry`` once 46elks accepts it for the same account.
+
+        Reauth and reconfigure share this: another account aborts the flow,
+        anything else shows the form again with the error.
+        """
+        errors: dict[str, str] = {}
+        if data is not None:
+            account, errors = await _async_validate(self.hass, data)
+            if account is not None:
+                await self.async_set_unique_id(account.id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(entry, data_updates=data)
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"account": entry.title},
+        )
+
     async def async_step_reauth(
         self, entry_data: Mapping[str, Any]
     ) -> ConfigFlowResult:
@@ -250,33 +276,23 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask for new credentials of the same account."""
         entry = self._get_reauth_entry()
-        errors: dict[str, str] = {}
+        data = None
         if user_input is not None:
-            account, errors = await _async_validate(
-                self.hass, {**user_input, CONF_BASE_URL: entry.data[CONF_BASE_URL]}
-            )
-            if account is not None:
-                await self.async_set_unique_id(account.id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(
-                    entry,
-                    data_updates={
-                        CONF_USERNAME: user_input[CONF_USERNAME],
-                        CONF_PASSWORD: user_input[CONF_PASSWORD],
-                    },
-                )
-        return self.async_show_form(
-            step_id="reauth_confirm",
-            data_schema=probatio.Schema(
-                {
-                    probatio.Required(
-                        CONF_USERNAME, default=entry.data[CONF_USERNAME]
-                    ): str,
-                    probatio.Required(CONF_PASSWORD): _PASSWORD_SELECTOR,
-                }
-            ),
-            errors=errors,
-            description_placeholders={"account": entry.title},
+            data = {
+                CONF_USERNAME: user_input[CONF_USERNAME],
+                CONF_PASSWORD: user_input[CONF_PASSWORD],
+                CONF_BASE_URL: entry.data[CONF_BASE_URL],
+            }
+        schema = probatio.Schema(
+            {
+                probatio.Required(
+                    CONF_USERNAME, default=entry.data[CONF_USERNAME]
+                ): str,
+                probatio.Required(CONF_PASSWORD): _PASSWORD_SELECTOR,
+            }
+        )
+        return await self._async_same_account_step(
+            "reauth_confirm", entry, data, schema
         )
 
     async def async_step_reconfigure(
@@ -284,20 +300,11 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change credentials or API URL of the same account."""
         entry = self._get_reconfigure_entry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data = _flatten(user_input)
-            account, errors = await _async_validate(self.hass, data)
-            if account is not None:
-                await self.async_set_unique_id(account.id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(entry, data_updates=data)
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=_credentials_schema(
-                entry.data[CONF_USERNAME], entry.data[CONF_BASE_URL]
-            ),
-            errors=errors,
+        return await self._async_same_account_step(
+            "reconfigure",
+            entry,
+            None if user_input is None else _flatten(user_input),
+            _credentials_schema(entry.data[CONF_USERNAME], entry.data[CONF_BASE_URL]),
         )
 
 
