@@ -14,6 +14,7 @@ from .api import ElksClient
 from .const import CONF_BASE_URL, DOMAIN
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
+from .entity import async_register_account_device
 from .escalation import async_remove_stored_escalations
 from .reconcile import CallReconciler
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
@@ -45,7 +46,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     # Checks the credentials too: 401 starts reauth, anything else retries.
     await coordinator.async_config_entry_first_refresh()
 
-    signals = CallSignals(hass, entry.entry_id)
+    signals = CallSignals(
+        hass, entry.entry_id, async_register_account_device(hass, entry)
+    )
     tracker = CallTracker(hass, entry.entry_id, signals)
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)

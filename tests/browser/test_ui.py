@@ -232,6 +232,8 @@ def test_call_form_and_last_call_on_the_device_page(
 
     page.goto(f"{live_hass.url}/config/devices/device/{device_id}")
     page.get_by_text(last_call["state"]["success"], exact=True).first.wait_for()
+    # The logbook entry of the call is in the device's Activity card.
+    page.get_by_text(re.compile(rf"call to \{CALLEE} was answered")).first.wait_for()
     shot(page, name, "4-device-after")
     assert live_hass.state(sensor)["state"] == "success"
 

@@ -296,14 +296,17 @@ def test_logbook_descriptions() -> None:
     ended = describers[EVENT_CALL_ENDED](
         Event(EVENT_CALL_ENDED, {"to": ANSWERS, "outcome": "no_input", "duration": 12})
     )
+    # The duration is how long the call lasted, not how long it took to answer.
     assert (
         ended["message"]
-        == f"call to {ANSWERS} was answered but not acknowledged after 12 s"
+        == f"call to {ANSWERS} was answered but not acknowledged (the call lasted 12 s)"
     )
+    assert ended["icon"] == "mdi:phone-remove"
     key = describers[EVENT_KEYPRESS](
         Event(EVENT_KEYPRESS, {"to": ANSWERS, "digits": "1", "label": "open_door"})
     )
     assert key["message"] == f"{ANSWERS} pressed 1 (open_door)"
+    assert key["icon"] == "mdi:dialpad"
     escalation = describers[EVENT_ESCALATION_FINISHED](
         Event(
             EVENT_ESCALATION_FINISHED,
@@ -313,6 +316,7 @@ def test_logbook_descriptions() -> None:
     assert (
         escalation["message"] == f"escalation acknowledged by {ANSWERS} after 2 call(s)"
     )
+    assert escalation["icon"] == "mdi:phone-ring"
     assert (
         describers[EVENT_CALL_ENDED](
             Event(EVENT_CALL_ENDED, {"to": ANSWERS, "state": "busy"})
