@@ -18,7 +18,7 @@ import pytest
 
 from elks_simulator import DEMO_PASSWORD, DEMO_USERNAME
 
-from .conftest import CALLEE, LiveHass, shot
+from .conftest import CALLEE, UI_TIMEOUT_MS, LiveHass, shot
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -58,12 +58,21 @@ def _flow_dialog(page: Page) -> Locator:
 
 
 def _finish(page: Page, dialog: Locator) -> None:
-    """Close a flow dialog that finished (a Finish button, or closed already)."""
+    """Close a flow dialog after its last step: click Finish, or see it close.
+
+    Depending on the flow and the release, the frontend shows a success step
+    with a Finish button or closes the dialog itself.
+    """
     finish = dialog.get_by_role("button", name="Finish")
-    finish.or_(page.locator("home-assistant-main")).first.wait_for()
-    if finish.is_visible():
-        finish.click()
-    expect(dialog.get_by_role("dialog")).to_have_count(0)
+    open_dialog = dialog.get_by_role("dialog")
+    for _ in range(UI_TIMEOUT_MS // 100):
+        if finish.is_visible():
+            finish.click()
+            break
+        if open_dialog.count() == 0:
+            break
+        page.wait_for_timeout(100)
+    expect(open_dialog).to_have_count(0)
 
 
 def _entry_id(live_hass: LiveHass) -> str:
@@ -201,6 +210,8 @@ def test_call_form_and_last_call_on_the_device_page(
     fields = texts["fields"]
     form.get_by_text(fields["repeat"]["name"], exact=True).wait_for()
     shot(page, name, "2-form")
+    form.get_by_text(texts["sections"]["advanced"]["name"]).scroll_into_view_if_needed()
+    shot(page, name, "2b-form-sections")
     text = _assert_readable(form, "lead_in", "require_ack", "tts_engine")
     # Who to call, what they hear, how to reach them.
     order = [
