@@ -66,6 +66,12 @@ DEVELOP_ACCOUNT_ID = "u" + "46e1" * 8
 HASS_START_TIMEOUT = 180.0
 HASS_STOP_TIMEOUT = 30.0
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60)
+# Config entry states that still change without anybody doing anything.
+_SETTLING = {"not_loaded", "setup_in_progress", "unload_in_progress"}
+
+# The Python that runs Home Assistant: this one, unless ELKS_HASS_PYTHON names
+# another (scripts/demo --newest: the newest release's virtual environment).
+HASS_PYTHON_ENV = "ELKS_HASS_PYTHON"
 
 # Logged by homeassistant.util.package for every requirement it pip-installs.
 INSTALL_RE = re.compile(r"Attempting install of (\S+)")
@@ -276,6 +282,11 @@ class TimedSimulator(Simulator):
         return await super()._send_whenhangup(call)
 
 
+def hass_python() -> str:
+    """Return the Python interpreter that runs Home Assistant."""
+    return os.environ.get(HASS_PYTHON_ENV) or sys.executable
+
+
 @dataclass
 class HassProcess:
     """A Home Assistant child process in its own process group."""
@@ -304,7 +315,7 @@ class HassProcess:
         """Start ``python -m homeassistant -c CONFIG_DIR``."""
         with self.console_file.open("wb") as console:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
+                hass_python(),
                 "-m",
                 "homeassistant",
                 "--config",
@@ -433,6 +444,21 @@ class HassClient:
             while (await self.get("/api/config", "config"))["state"] != "RUNNING":
                 await asyncio.sleep(0.25)
 
+    async def wait_entries_settled(self, timeout: float) -> list[dict[str, Any]]:
+        """Wait until no 46elks entry is still being set up; return the entries.
+
+        Not ``/api/`` nor the core state: Home Assistant 2026.11 answers and
+        says RUNNING while custom integrations are still setting up.
+        """
+        async with asyncio.timeout(timeout):
+            while True:
+                entries: list[dict[str, Any]] = await self.get(
+                    "/api/config/config_entries/entry?domain=elks", "config entries"
+                )
+                if not any(e.get("state") in _SETTLING for e in entries):
+                    return entries
+                await asyncio.sleep(0.25)
+
     async def exchange_code(self, code: str) -> None:
         """Trade an authorization code for an access token."""
         async with self.session.post(
@@ -533,6 +559,12 @@ class HassClient:
         if step.get("type") != "create_entry":
             raise DemoError(f"{what}: caller id step: {step}")
         entry: dict[str, Any] = step["result"]
+        if entry.get("state") in _SETTLING:
+            # The flow may answer before the entry's setup has finished.
+            settled = await self.wait_entries_settled(60)
+            entry = next(
+                (e for e in settled if e["entry_id"] == entry["entry_id"]), entry
+            )
         if entry.get("state") != "loaded":
             raise DemoError(f"{what}: entry created but {entry.get('state')}")
         return entry
@@ -728,8 +760,10 @@ async def run_demo(args: argparse.Namespace) -> int:
             up = time.perf_counter() - hass.started_at
             await api.onboard(_fresh(steps))
             await api.wait_running(60)
+            version = (await api.get("/api/config", "config"))["version"]
             print(
-                f"  HTTP API answering after {up:.1f} s; onboarded as {LOGIN_USERNAME!r} "
+                f"  Home Assistant {version}: "
+                f"HTTP API answering after {up:.1f} s; onboarded as {LOGIN_USERNAME!r} "
                 f"over /api/onboarding, up and running after "
                 f"{time.perf_counter() - hass.started_at:.1f} s"
             )
@@ -909,9 +943,7 @@ async def run_develop(args: argparse.Namespace) -> int:
             else:
                 await api.onboard(steps)
             await api.wait_running(60)
-            entries = await api.get(
-                "/api/config/config_entries/entry?domain=elks", "config entries"
-            )
+            entries = await api.wait_entries_settled(60)
             loaded = [e for e in entries if e.get("state") == "loaded"]
             for entry in entries:
                 if entry not in loaded:

@@ -16,3 +16,9 @@ env_mode() {
 venv_path() {
   if [ "$(env_mode)" = chroot ]; then echo /opt/elks-venv; else echo "$ENV_DIR/venv"; fi
 }
+
+# The second virtual environment with the newest Home Assistant release
+# (scripts/setup --newest, requirements_newest.txt), as seen from inside.
+venv_newest_path() {
+  if [ "$(env_mode)" = chroot ]; then echo /opt/elks-venv-newest; else echo "$ENV_DIR/venv-newest"; fi
+}

@@ -8,12 +8,14 @@ from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID, P
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
-from .const import CONF_BASE_URL, DOMAIN
+from .const import CONF_BASE_URL, DOMAIN, signal_recipients_added
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
+from .entity import async_register_account_device
 from .escalation import async_remove_stored_escalations
 from .reconcile import CallReconciler
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
@@ -45,7 +47,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     # Checks the credentials too: 401 starts reauth, anything else retries.
     await coordinator.async_config_entry_first_refresh()
 
-    signals = CallSignals(hass, entry.entry_id)
+    signals = CallSignals(
+        hass, entry.entry_id, async_register_account_device(hass, entry)
+    )
     tracker = CallTracker(hass, entry.entry_id, signals)
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)
@@ -74,11 +78,26 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
-    """Reload when recipients changed; options are read when used."""
-    if subentries_snapshot(entry.subentries) != entry.runtime_data.subentries:
+    """Follow changes: options are read when used, new recipients added in place.
+
+    A reload would make every entity of the account unavailable and unknown
+    for a moment (entries in the logbook); only a changed recipient needs
+    one. Home Assistant removes a removed recipient's device and entity.
+    """
+    data = entry.runtime_data
+    now = subentries_snapshot(entry.subentries)
+    if now == data.subentries:
+        data.coordinator.async_update_listeners()
+        return
+    changed = any(
+        key in now and now[key] != old for key, old in data.subentries.items()
+    )
+    added = now.keys() - data.subentries.keys()
+    data.subentries = now
+    if changed:
         hass.config_entries.async_schedule_reload(entry.entry_id)
-    else:
-        entry.runtime_data.coordinator.async_update_listeners()
+    elif added:
+        async_dispatcher_send(hass, signal_recipients_added(entry.entry_id))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool:

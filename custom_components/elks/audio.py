@@ -51,11 +51,16 @@ def tts_url(
     from homeassistant.components import tts  # noqa: PLC0415
 
     resolved = tts.async_resolve_engine(hass, engine)
+    if resolved is None and engine is None:
+        # No engine named and none set up: say what to add, not "-".
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="no_tts_engine"
+        )
     if resolved is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="unknown_tts_engine",
-            translation_placeholders={"engine": engine or "-"},
+            translation_placeholders={"engine": str(engine)},
         )
     try:
         stream = tts.async_create_stream(

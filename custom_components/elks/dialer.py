@@ -261,10 +261,10 @@ def _all_failed(failures: list[PlacementFailure]) -> HomeAssistantError:
             translation_key=f"call_{failure.code}",
             translation_placeholders={"to": failure.to, "message": failure.message},
         )
+    # Each failure's reason is in the response and the log; the error names
+    # the numbers only (the reasons are English or 46elks' own words).
     return HomeAssistantError(
         translation_domain=DOMAIN,
         translation_key="no_call_placed",
-        translation_placeholders={
-            "errors": "; ".join(f"{f.to}: {f.message}" for f in failures)
-        },
+        translation_placeholders={"numbers": ", ".join(f.to for f in failures)},
     )

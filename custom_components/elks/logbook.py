@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from homeassistant.components.logbook.const import (
+    LOGBOOK_ENTRY_ICON,
     LOGBOOK_ENTRY_MESSAGE,
     LOGBOOK_ENTRY_NAME,
 )
@@ -25,10 +26,26 @@ _OUTCOMES: dict[str, str] = {
 }
 
 
+_ICONS: dict[str, str] = {
+    CallOutcome.ACKNOWLEDGED: "mdi:phone-check",
+    CallOutcome.ANSWERED: "mdi:phone-check",
+    CallOutcome.BUSY: "mdi:phone-cancel",
+    CallOutcome.NO_ANSWER: "mdi:phone-missed",
+    CallOutcome.FAILED: "mdi:phone-alert",
+    CallOutcome.NO_INPUT: "mdi:phone-remove",
+    CallOutcome.HUNG_UP: "mdi:phone-remove",
+}
+
+
 def _call_ended(data: Mapping[str, Any]) -> str:
     outcome = _OUTCOMES.get(str(data.get("outcome")), str(data.get("state")))
-    duration = f" after {data['duration']} s" if data.get("duration") else ""
-    return f"call to {data.get('to')} {outcome}{duration}"
+    # 46elks' duration is how long the call lasted, not how long it rang.
+    lasted = f" (the call lasted {data['duration']} s)" if data.get("duration") else ""
+    return f"call to {data.get('to')} {outcome}{lasted}"
+
+
+def _call_ended_icon(data: Mapping[str, Any]) -> str:
+    return _ICONS.get(str(data.get("outcome")), "mdi:phone-hangup")
 
 
 def _keypress(data: Mapping[str, Any]) -> str:
@@ -43,12 +60,14 @@ def _escalation_finished(data: Mapping[str, Any]) -> str:
 
 def _describer(
     message: Callable[[Mapping[str, Any]], str],
+    icon: Callable[[Mapping[str, Any]], str],
 ) -> Callable[[Event], dict[str, str]]:
     @callback
     def describe(event: Event) -> dict[str, str]:
         return {
             LOGBOOK_ENTRY_NAME: "46elks",
             LOGBOOK_ENTRY_MESSAGE: message(event.data),
+            LOGBOOK_ENTRY_ICON: icon(event.data),
         }
 
     return describe
@@ -59,9 +78,19 @@ def async_describe_events(
     hass: HomeAssistant,
     async_describe_event: Callable[[str, str, Callable[[Event], dict[str, str]]], None],
 ) -> None:
-    """Describe the integration's events in the logbook."""
-    async_describe_event(DOMAIN, EVENT_CALL_ENDED, _describer(_call_ended))
-    async_describe_event(DOMAIN, EVENT_KEYPRESS, _describer(_keypress))
+    """Describe the integration's events in the logbook.
+
+    The events carry the account device's ``device_id``, which is what puts
+    them in that device page's Activity card.
+    """
     async_describe_event(
-        DOMAIN, EVENT_ESCALATION_FINISHED, _describer(_escalation_finished)
+        DOMAIN, EVENT_CALL_ENDED, _describer(_call_ended, _call_ended_icon)
+    )
+    async_describe_event(
+        DOMAIN, EVENT_KEYPRESS, _describer(_keypress, lambda _: "mdi:dialpad")
+    )
+    async_describe_event(
+        DOMAIN,
+        EVENT_ESCALATION_FINISHED,
+        _describer(_escalation_finished, lambda _: "mdi:phone-ring"),
     )

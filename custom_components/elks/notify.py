@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from homeassistant.components.notify import NotifyEntity
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import (
@@ -18,6 +19,7 @@ from .const import (
     CONF_TTS_ENGINE,
     DOMAIN,
     SUBENTRY_RECIPIENT,
+    signal_recipients_added,
 )
 from .entity import ElksEntity, async_register_account_device
 from .runtime import ElksConfigEntry
@@ -32,14 +34,27 @@ async def async_setup_entry(
     entry: ElksConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a notify entity for each recipient subentry."""
+    """Add a notify entity for each recipient subentry, now and when one is added."""
     account_device_id = async_register_account_device(hass, entry)
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_RECIPIENT:
-            async_add_entities(
-                [RecipientNotifyEntity(entry, subentry, account_device_id)],
-                config_subentry_id=subentry.subentry_id,
-            )
+    added: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        for subentry in entry.subentries.values():
+            if (
+                subentry.subentry_type == SUBENTRY_RECIPIENT
+                and subentry.subentry_id not in added
+            ):
+                added.add(subentry.subentry_id)
+                async_add_entities(
+                    [RecipientNotifyEntity(entry, subentry, account_device_id)],
+                    config_subentry_id=subentry.subentry_id,
+                )
+
+    add_new()
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, signal_recipients_added(entry.entry_id), add_new)
+    )
 
 
 class RecipientNotifyEntity(ElksEntity, NotifyEntity):

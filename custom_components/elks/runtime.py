@@ -32,7 +32,7 @@ class ElksData:
     dialer: Dialer
     reconciler: CallReconciler
     # Recipients as set up (copied: Home Assistant updates subentries in
-    # place); a change reloads the entry.
+    # place); a changed one reloads the entry, new ones are added in place.
     subentries: dict[str, tuple[str, dict[str, Any]]]
 
     @property

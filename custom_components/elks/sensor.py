@@ -25,7 +25,19 @@ from .runtime import ElksConfigEntry
 PARALLEL_UPDATES = 0
 
 # What the last call sensor shows of a call (restored after a restart).
-_ATTRIBUTES = ("id", "to", "from", "direction", "created", "start", "duration", "cost")
+# ``duration`` is in seconds and ``cost`` in ``currency`` (the account's):
+# attributes carry no unit of their own.
+_ATTRIBUTES = (
+    "id",
+    "to",
+    "from",
+    "direction",
+    "created",
+    "start",
+    "duration",
+    "cost",
+    "currency",
+)
 
 LAST_CALL = SensorEntityDescription(
     key="last_call",
@@ -83,6 +95,7 @@ class LastCallSensor(ElksEntity, RestoreSensor):
             return
         self._attr_native_value = call.state
         shown = call_data(call)
+        shown["currency"] = self._entry.runtime_data.account.currency or None
         self._attr_extra_state_attributes = {key: shown[key] for key in _ATTRIBUTES}
         self.async_write_ha_state()
 

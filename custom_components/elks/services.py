@@ -150,22 +150,16 @@ def _menu(raw: Mapping[Any, Any]) -> dict[str, MenuItem]:
     for key, value in raw.items():
         digit = str(key)
         if len(digit) != 1 or digit not in "0123456789*#":
-            raise invalid(
-                "invalid_menu", digit=digit, problem="keys are single keypad digits"
-            )
+            raise invalid("invalid_menu_key", digit=digit)
         if isinstance(value, str) and value.strip():
             menu[digit] = MenuItem(label=value.strip())
         elif isinstance(value, dict) and isinstance(value.get(ATTR_CONNECT), str):
             label = str(value.get("label") or ATTR_CONNECT)
             menu[digit] = MenuItem(label, _number(value[ATTR_CONNECT], f"menu {digit}"))
         else:
-            raise invalid(
-                "invalid_menu",
-                digit=digit,
-                problem="give a label, or connect: with a number",
-            )
+            raise invalid("invalid_menu_entry", digit=digit)
     if not menu:
-        raise invalid("invalid_menu", digit="-", problem="the menu is empty")
+        raise invalid("empty_menu")
     return menu
 
 

@@ -20,10 +20,14 @@ from .models import CallEventType, CallOutcome, call_data
 class CallSignals:
     """Turns call bookkeeping into bus events and entity updates for one entry."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
-        """Publish for ``entry_id``."""
+    def __init__(self, hass: HomeAssistant, entry_id: str, device_id: str) -> None:
+        """Publish for ``entry_id``; bus events name the account's ``device_id``.
+
+        The device id puts the events in the device page's Activity card.
+        """
         self._hass = hass
         self._entry_id = entry_id
+        self._device_id = device_id
 
     @callback
     def call_placed(self, call: Call) -> None:
@@ -43,6 +47,7 @@ class CallSignals:
         shown = call_data(call)
         data: JsonObjectType = {
             "config_entry_id": self._entry_id,
+            "device_id": self._device_id,
             "call_id": shown.pop("id"),
             **shown,
             "duration": call.duration or 0,
@@ -59,6 +64,7 @@ class CallSignals:
         """Report what happened during an interactive call."""
         event_data: JsonObjectType = {
             "config_entry_id": self._entry_id,
+            "device_id": self._device_id,
             "call_id": call_id,
             "to": to,
             **data,
@@ -70,7 +76,11 @@ class CallSignals:
     @callback
     def escalation_finished(self, data: JsonObjectType) -> None:
         """Fire ``elks_escalation_finished``."""
-        event_data: JsonObjectType = {"config_entry_id": self._entry_id, **data}
+        event_data: JsonObjectType = {
+            "config_entry_id": self._entry_id,
+            "device_id": self._device_id,
+            **data,
+        }
         self._hass.bus.async_fire(EVENT_ESCALATION_FINISHED, event_data)
         self._signal(CallEventType.ESCALATION_FINISHED, event_data)
 

@@ -265,9 +265,9 @@ async def test_pin_never_right(
         ({"connect": BUSY, "require_ack": True}, "interactive_needs_audio"),
         ({"play": "sound/beep", "require_ack": True, "menu": {1: "x"}}, "ack_or_menu"),
         ({"play": "sound/beep", "pin": "1234"}, "pin_needs_menu"),
-        ({"play": "sound/beep", "menu": {"12": "x"}}, "invalid_menu"),
-        ({"play": "sound/beep", "menu": {"1": {"label": "x"}}}, "invalid_menu"),
-        ({"play": "sound/beep", "menu": {}}, "invalid_menu"),
+        ({"play": "sound/beep", "menu": {"12": "x"}}, "invalid_menu_key"),
+        ({"play": "sound/beep", "menu": {"1": {"label": "x"}}}, "invalid_menu_entry"),
+        ({"play": "sound/beep", "menu": {}}, "empty_menu"),
     ],
 )
 async def test_invalid_interactive_calls(

@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.elks.const import DOMAIN, EVENT_CALL_ENDED
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 
 from .conftest import (
     ANSWERS,
@@ -70,8 +71,14 @@ async def test_play_call_end_to_end(
     assert state.attributes["id"] == placed["id"]
     assert state.attributes["duration"] > 0
     assert state.attributes["cost"] > 0
+    # The cost's unit: the account's currency.
+    assert state.attributes["currency"] == "SEK"
     assert state.attributes["start"] is not None
     [event] = events
+    # The account's device: what shows the event in its Activity card.
+    device = dr.async_get(hass).async_get(event.data["device_id"])
+    assert device is not None
+    assert device.config_entry_id == loaded_entry.entry_id
     assert event.data["call_id"] == placed["id"]
     assert event.data["answered"] is True
     assert event.data["state"] == "success"

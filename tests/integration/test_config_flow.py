@@ -13,9 +13,11 @@ from custom_components.elks.const import (
     CONF_ADVANCED,
     CONF_BASE_URL,
     CONF_CALLER_ID,
+    CONF_LANGUAGE,
     CONF_LOW_BALANCE,
     CONF_ONLY_46ELKS_SOURCES,
     CONF_RING_TIMEOUT,
+    CONF_TTS_ENGINE,
     DOMAIN,
 )
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
@@ -244,6 +246,56 @@ async def test_options(
         CONF_LOW_BALANCE: 0.0,
         CONF_ONLY_46ELKS_SOURCES: False,
     }
+
+
+async def test_options_store_tts_engine_and_language(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A TTS engine and language for the notify entities are stored when given."""
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_CALLER_ID: CALLER_ID,
+            CONF_RING_TIMEOUT: 30,
+            CONF_TTS_ENGINE: "tts.speech",
+            CONF_LANGUAGE: "sv",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert loaded_entry.options[CONF_TTS_ENGINE] == "tts.speech"
+    assert loaded_entry.options[CONF_LANGUAGE] == "sv"
+
+
+async def test_options_keep_a_caller_id_the_account_no_longer_has(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A stored caller ID that is gone from the account stays offered (and chosen)."""
+    gone = "+46766869999"
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={**loaded_entry.options, CONF_CALLER_ID: gone}
+    )
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    options = result["data_schema"].schema[CONF_CALLER_ID].config["options"]
+    assert options == [CALLER_ID, MOBILE, gone]
+
+
+async def test_options_when_the_account_has_nothing_to_call_from(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """No voice number, no mobile number and none stored: the options flow says so."""
+    hass.config_entries.async_update_entry(
+        loaded_entry,
+        options={k: v for k, v in loaded_entry.options.items() if k != CONF_CALLER_ID},
+    )
+    elks.account.mobilenumber = None
+    for number_id, number in list(elks.sim.numbers.items()):
+        if number.account_id == elks.account.id:
+            del elks.sim.numbers[number_id]
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_voice_numbers"
 
 
 async def test_options_form_as_the_frontend_gets_it(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_capture_events,
     async_fire_time_changed,
 )
 
@@ -30,6 +31,7 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import CONF_NAME
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -207,6 +209,58 @@ async def test_recipient_notify_entity(
     assert audio[0].status == 200
 
 
+async def test_recipient_without_tts_engine_says_what_to_add(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """notify.send_message with no TTS engine set up names what is missing."""
+    await add_recipient(hass, loaded_entry, "Alice", ANSWERS)
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "notify",
+            "send_message",
+            {"entity_id": "notify.alice", "message": "Smoke"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "no_tts_engine"
+    assert "Add a TTS integration" in str(err.value)
+    assert '"-"' not in str(err.value)
+    assert elks.call_posts() == []
+    # elks.call says the same.
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, to=ANSWERS, message="Smoke")
+    assert err.value.translation_key == "no_tts_engine"
+    assert not err.value.translation_placeholders
+
+
+async def test_adding_a_recipient_does_not_reload_the_account(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A new recipient gets its entity without the account's going unavailable.
+
+    A reload would write unavailable and unknown states (logbook entries) for
+    every entity of the account.
+    """
+    changes = async_capture_events(hass, "state_changed")
+    await add_recipient(hass, loaded_entry, "Alice", ANSWERS)
+    await hass.async_block_till_done()
+    assert hass.states.get("notify.alice") is not None
+    others = [e for e in changes if e.data["entity_id"] != "notify.alice"]
+    assert others == [], [(e.data["entity_id"], e.data["new_state"]) for e in others]
+    # And a second recipient, and removing one, do not either.
+    await add_recipient(hass, loaded_entry, "Bob", PRESSES_1)
+    await hass.async_block_till_done()
+    alice = next(s for s in loaded_entry.subentries.values() if s.title == "Alice")
+    hass.config_entries.async_remove_subentry(loaded_entry, alice.subentry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("notify.alice") is None
+    assert hass.states.get("notify.bob") is not None
+    others = [
+        e for e in changes if e.data["entity_id"] not in {"notify.alice", "notify.bob"}
+    ]
+    assert others == []
+
+
 async def test_recipient_reconfigure_and_remove(
     hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry, speech_engine: str
 ) -> None:
@@ -296,14 +350,17 @@ def test_logbook_descriptions() -> None:
     ended = describers[EVENT_CALL_ENDED](
         Event(EVENT_CALL_ENDED, {"to": ANSWERS, "outcome": "no_input", "duration": 12})
     )
+    # The duration is how long the call lasted, not how long it took to answer.
     assert (
         ended["message"]
-        == f"call to {ANSWERS} was answered but not acknowledged after 12 s"
+        == f"call to {ANSWERS} was answered but not acknowledged (the call lasted 12 s)"
     )
+    assert ended["icon"] == "mdi:phone-remove"
     key = describers[EVENT_KEYPRESS](
         Event(EVENT_KEYPRESS, {"to": ANSWERS, "digits": "1", "label": "open_door"})
     )
     assert key["message"] == f"{ANSWERS} pressed 1 (open_door)"
+    assert key["icon"] == "mdi:dialpad"
     escalation = describers[EVENT_ESCALATION_FINISHED](
         Event(
             EVENT_ESCALATION_FINISHED,
@@ -313,6 +370,7 @@ def test_logbook_descriptions() -> None:
     assert (
         escalation["message"] == f"escalation acknowledged by {ANSWERS} after 2 call(s)"
     )
+    assert escalation["icon"] == "mdi:phone-ring"
     assert (
         describers[EVENT_CALL_ENDED](
             Event(EVENT_CALL_ENDED, {"to": ANSWERS, "state": "busy"})

@@ -135,6 +135,36 @@ def test_service_fields_translated() -> None:
     assert services
     english = _load("en")["services"]
     for service, spec in services.items():
-        assert set(spec["fields"]) == set(english[service]["fields"])
+        # Fields inside sections (collapsed groups in the form) count too.
+        fields = set()
+        for key, value in spec["fields"].items():
+            fields |= set(value["fields"]) if value and "fields" in value else {key}
+        assert fields == set(english[service]["fields"])
         for field, text in english[service]["fields"].items():
             assert text.get("name") and text.get("description"), (service, field)
+
+
+def test_entity_attributes_have_names() -> None:
+    """Every attribute of the last call sensor and the Call event entity reads in words.
+
+    Attribute values with a fixed set of words (direction, state, outcome,
+    result) are translated too.
+    """
+    from custom_components.elks import models, sensor  # noqa: PLC0415
+
+    for language in ("en", "sv"):
+        entity = _load(language)["entity"]
+        sensor_names = entity["sensor"]["last_call"]["state_attributes"]
+        assert set(sensor._ATTRIBUTES) <= sensor_names.keys()  # noqa: SLF001
+        assert set(sensor_names["direction"]["state"]) == {"outgoing", "incoming"}
+        event_names = entity["event"]["call"]["state_attributes"]
+        # What elks_call_ended, elks_keypress and elks_escalation_finished carry.
+        keys = {"config_entry_id", "device_id", "call_id", "acknowledged", "outcome"}
+        keys |= {"to", "from", "direction", "state", "created", "start"}
+        keys |= {"duration", "cost", "answered"}
+        keys |= {"digits", "label", "escalation_id", "recipients", "rounds"}
+        keys |= {"require_ack", "started", "finished", "result", "answered_by"}
+        keys |= {"attempts"}
+        assert keys <= event_names.keys(), keys - event_names.keys()
+        outcomes = {str(o) for o in models.CallOutcome}
+        assert outcomes <= event_names["outcome"]["state"].keys()

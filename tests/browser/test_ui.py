@@ -1,0 +1,260 @@
+"""The integration as a user meets it in Home Assistant's frontend, in Chromium.
+
+Each test starts its own Home Assistant (see conftest.py) and leaves
+screenshots of each step in ``.artifacts/browser/<test>/``. Texts are compared
+with translations/en.json, so that a label shown as a raw key (a missing or
+misnamed translation) fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+from playwright.sync_api import Locator, Page, expect
+import pytest
+
+from elks_simulator import DEMO_PASSWORD, DEMO_USERNAME
+
+from .conftest import CALLEE, UI_TIMEOUT_MS, LiveHass, shot
+
+pytestmark = pytest.mark.timeout(300)
+
+EN: dict[str, Any] = json.loads(
+    (
+        Path(__file__).parents[2]
+        / "custom_components"
+        / "elks"
+        / "translations"
+        / "en.json"
+    ).read_text(encoding="utf-8")
+)
+# What the frontend shows when a translation is missing.
+RAW = re.compile(r"component\.elks\.|\bui\.panel\.|\[%key:|\{\w+\}")
+
+
+def _text(locator: Locator) -> str:
+    """Return what a user reads in ``locator`` (through shadow roots)."""
+    return locator.aria_snapshot()
+
+
+def _assert_readable(locator: Locator, *raw_names: str) -> str:
+    """Fail on raw translation keys, or on field names shown instead of labels."""
+    text = _text(locator)
+    assert not RAW.search(text), text
+    for name in raw_names:
+        raw = rf'(?m)(?:- text: |- \w+ "|- \w+: ){re.escape(name)}\*?(?:"|:?$)'
+        assert not re.search(raw, text), (
+            name,
+            text,
+        )
+    return text
+
+
+def _flow_dialog(page: Page) -> Locator:
+    return page.locator("dialog-data-entry-flow")
+
+
+def _finish(page: Page, dialog: Locator) -> None:
+    """Close a flow dialog after its last step: click Finish, or see it close.
+
+    Depending on the flow and the release, the frontend shows a success step
+    with a Finish button or closes the dialog itself.
+    """
+    finish = dialog.get_by_role("button", name="Finish")
+    open_dialog = dialog.get_by_role("dialog")
+    for _ in range(UI_TIMEOUT_MS // 100):
+        if finish.is_visible():
+            finish.click()
+            break
+        if open_dialog.count() == 0:
+            break
+        page.wait_for_timeout(100)
+    expect(open_dialog).to_have_count(0)
+
+
+def _entry_id(live_hass: LiveHass) -> str:
+    entries = live_hass.run(
+        lambda: live_hass.api.get(
+            "/api/config/config_entries/entry?domain=elks", "entries"
+        )
+    )
+    assert [e["state"] for e in entries] == ["loaded"], entries
+    return str(entries[0]["entry_id"])
+
+
+def test_add_account_options_and_recipient(page: Page, live_hass: LiveHass) -> None:
+    """Config flow (translated labels, Advanced collapsed, bad password), options, a recipient."""
+    name = "config_flow"
+    user = EN["config"]["step"]["user"]
+    advanced = user["sections"]["advanced"]
+
+    page.goto(f"{live_hass.url}/config/integrations/dashboard/add?domain=elks")
+    page.get_by_role("button", name="OK").click()
+    dialog = _flow_dialog(page)
+    dialog.get_by_text(user["title"]).wait_for()
+    shot(page, name, "1-user-step")
+    text = _assert_readable(dialog, "username", "password", "advanced", "base_url")
+    for label in (
+        user["data"]["username"],
+        user["data"]["password"],
+        user["data_description"]["username"],
+        advanced["name"],
+    ):
+        assert label in text, (label, text)
+    base_url = dialog.locator("input[name=base_url]")
+    assert not base_url.is_visible(), "the Advanced section starts collapsed"
+
+    dialog.locator("input[name=username]").fill(DEMO_USERNAME)
+    dialog.locator("input[name=password]").fill("not-the-password")
+    dialog.get_by_text(advanced["name"], exact=True).click()
+    expect(base_url).to_be_visible()
+    assert advanced["data"]["base_url"] in _text(dialog)
+    base_url.fill(live_hass.stack.sim_base_url)
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.get_by_text(EN["config"]["error"]["invalid_auth"]).wait_for()
+    shot(page, name, "2-invalid-password")
+
+    dialog.locator("input[name=password]").fill(DEMO_PASSWORD)
+    dialog.get_by_role("button", name="Submit").click()
+    caller = EN["config"]["step"]["caller_id"]
+    dialog.get_by_text(caller["title"], exact=True).wait_for()
+    shot(page, name, "3-caller-id")
+    text = _assert_readable(dialog, "caller_id")
+    assert caller["data"]["caller_id"] in text
+    dialog.get_by_role("button", name="Submit").click()
+    _finish(page, dialog)
+    entry_id = _entry_id(live_hass)
+
+    # Options: change the ring timeout; it is there when the dialog opens again.
+    options = EN["options"]["step"]["init"]
+    page.goto(f"{live_hass.url}/config/integrations/integration/elks")
+    page.get_by_role("button", name="Configure").click()
+    dialog.get_by_text(options["title"]).wait_for()
+    shot(page, name, "4-options")
+    text = _assert_readable(dialog, "caller_id", "ring_timeout", "low_balance")
+    for label in options["data"].values():
+        assert label in text, (label, text)
+    ring = dialog.get_by_role("spinbutton", name=options["data"]["ring_timeout"])
+    ring.fill("45")
+    dialog.get_by_role("button", name="Submit").click()
+    _finish(page, dialog)
+    page.get_by_role("button", name="Configure").click()
+    dialog.get_by_text(options["title"]).wait_for()
+    expect(
+        dialog.get_by_role("spinbutton", name=options["data"]["ring_timeout"])
+    ).to_have_value("45")
+    page.keyboard.press("Escape")
+    expect(dialog.get_by_role("dialog")).to_have_count(0)
+
+    # A recipient: a bad number gets the translated error, then a notify entity.
+    recipient = EN["config_subentries"]["recipient"]
+    page.get_by_role("button", name=recipient["initiate_flow"]["user"]).click()
+    dialog.get_by_text(recipient["step"]["user"]["title"]).first.wait_for()
+    _assert_readable(dialog, "name", "number")
+    dialog.get_by_role("textbox", name=recipient["step"]["user"]["data"]["name"]).fill(
+        "Anna"
+    )
+    number = dialog.get_by_role(
+        "textbox", name=recipient["step"]["user"]["data"]["number"]
+    )
+    number.fill("0701")
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.get_by_text(recipient["error"]["invalid_number"]).wait_for()
+    shot(page, name, "5-recipient-bad-number")
+    number.fill("+46700000102")
+    dialog.get_by_role("button", name="Submit").click()
+    _finish(page, dialog)
+    page.get_by_text("Anna").first.wait_for()
+    shot(page, name, "6-recipient-added")
+    notify = [e for e in live_hass.entity_ids(entry_id) if e.startswith("notify.")]
+    assert len(notify) == 1, live_hass.entity_ids(entry_id)
+    assert live_hass.state(notify[0])["attributes"]["friendly_name"].endswith("Anna")
+
+
+def _field_row(form: Locator, label: str) -> Locator:
+    """Return the row of the action form that holds the field ``label``."""
+    return form.locator("ha-settings-row").filter(
+        has=form.page.get_by_text(label, exact=True)
+    )
+
+
+def test_call_form_and_last_call_on_the_device_page(
+    page: Page, live_hass: LiveHass
+) -> None:
+    """The elks.call form reads well; a call made there shows on the device page."""
+    name = "call_form"
+    entry_id = live_hass.add_elks()
+    sensor = next(e for e in live_hass.entity_ids(entry_id) if e.endswith("_last_call"))
+    device_id = live_hass.ws(
+        {"type": "config/entity_registry/get", "entity_id": sensor}
+    )["device_id"]
+    last_call = EN["entity"]["sensor"]["last_call"]
+
+    page.goto(f"{live_hass.url}/config/devices/device/{device_id}")
+    page.get_by_text(last_call["name"]).first.wait_for()
+    shot(page, name, "1-device-before")
+
+    texts = EN["services"]["call"]
+    page.goto(f"{live_hass.url}/config/tools/action")
+    page.get_by_text("Action", exact=True).first.click()
+    # Typed into the picker's own search box: typed elsewhere, letters are
+    # the frontend's keyboard shortcuts.
+    picker = page.get_by_role("dialog", name="Select option")
+    picker.get_by_placeholder("Search").fill("elks.call")
+    page.get_by_text("elks.call", exact=True).first.click()
+    expect(picker).to_have_count(0)
+    form = page.locator("ha-service-control")
+    fields = texts["fields"]
+    form.get_by_text(fields["repeat"]["name"], exact=True).wait_for()
+    shot(page, name, "2-form")
+    form.get_by_text(texts["sections"]["advanced"]["name"]).scroll_into_view_if_needed()
+    shot(page, name, "2b-form-sections")
+    text = _assert_readable(form, "lead_in", "require_ack", "tts_engine")
+    # Who to call, what they hear, how to reach them.
+    order = [
+        text.index(fields[key]["name"])
+        for key in ("to", "message", "play", "mode", "rounds", "require_ack")
+    ]
+    assert order == sorted(order), text
+    for section in texts["sections"].values():
+        assert section["name"] in text
+    # Rarely used fields wait in collapsed sections.
+    for key in ("timeout", "connect", "tts_engine", "pin"):
+        assert not form.get_by_text(fields[key]["name"], exact=True).is_visible(), key
+    # Options in words, not raw values.
+    for key in ("lead_in", "mode"):
+        for value, label in EN["selector"][key]["options"].items():
+            expect(form.get_by_role("radio", name=label, exact=True)).to_have_count(1)
+            expect(form.get_by_role("radio", name=value, exact=True)).to_have_count(0)
+
+    to = _field_row(form, fields["to"]["name"])
+    to.get_by_role("button", name="Add").click()
+    to.get_by_role("textbox").first.fill(CALLEE)
+    play = _field_row(form, fields["play"]["name"])
+    play.locator("ha-checkbox").click()
+    play.get_by_role("textbox").fill("sound/beep")
+    shot(page, name, "3-form-filled")
+    before = len(live_hass.stack.sim.calls)
+    page.get_by_role("button", name="Perform action").click()
+    live_hass.run(lambda: _wait_calls(live_hass, before + 1))
+
+    page.goto(f"{live_hass.url}/config/devices/device/{device_id}")
+    page.get_by_text(last_call["state"]["success"], exact=True).first.wait_for()
+    # The logbook entry of the call is in the device's Activity card.
+    page.get_by_text(re.compile(rf"call to \{CALLEE} was answered")).first.wait_for()
+    shot(page, name, "4-device-after")
+    assert live_hass.state(sensor)["state"] == "success"
+
+
+async def _wait_calls(live_hass: LiveHass, count: int) -> None:
+    """Wait until the simulator has ``count`` calls, all of them finished."""
+    import asyncio  # noqa: PLC0415
+
+    async with asyncio.timeout(60):
+        while len(live_hass.stack.sim.calls) < count:
+            await asyncio.sleep(0.1)
+        for call in list(live_hass.stack.sim.calls.values()):
+            await call.finished.wait()
