@@ -7,7 +7,7 @@ maps to Home Assistant errors.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -419,17 +419,12 @@ class ElksClient:
             form["whenhangup"] = whenhangup
         if timeout is not None:
             form["timeout"] = str(timeout)
-        # Every URL we send may carry a secret (the webhook id, a cloudhook or
-        # TTS token): none of them may come back out in an error message.
-        urls = [url for value in form.values() for url in _URL_IN_TEXT.findall(value)]
-        data = await self._request(
-            "POST", "calls", data=form, idempotent=False, secrets=urls
-        )
+        data = await self._request("POST", "calls", data=form, idempotent=False)
         try:
             return _placed_call(data)
         except ElksResponseError as err:
             # 46elks accepted the request: the call may well be ringing.
-            raise _unreadable(False, self._redactor(urls)(str(err))) from None
+            raise _unreadable(False, self._redactor(form)(str(err))) from None
 
     async def _get_json(
         self, path: str, params: Mapping[str, str] | None = None
@@ -458,12 +453,12 @@ class ElksClient:
         idempotent: bool,
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
-        secrets: Collection[str] = (),
     ) -> Any:
         """Send one request and return its JSON.
 
-        Text from 46elks is redacted of the credentials and of ``secrets``
-        before it goes into any exception: its messages may quote the request.
+        Text from 46elks is redacted of the credentials and of every URL in
+        ``data`` before it goes into any exception: its messages may quote
+        the request.
         A request that is not ``idempotent`` and got an unreadable 2xx or a
         redirect may have been carried out, so it raises
         :class:`ElksCallOutcomeUnknownError`.
@@ -471,8 +466,15 @@ class ElksClient:
         status, text, retry_after = await self._send(
             method, path, idempotent=idempotent, params=params, data=data
         )
+        if status < 300:
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
+        # Only text that goes into an error is redacted (the redactor is a
+        # regex over every secret variant: too costly for every answer).
         # Redact before shortening, or a cut could leave half a secret.
-        shown = _short(self._redactor(secrets)(text))
+        shown = _short(self._redactor(data)(text))
         if status == 401:
             raise ElksAuthenticationError(shown or "unauthorized")
         if status == 429:
@@ -481,11 +483,8 @@ class ElksClient:
             raise ElksRequestError(status, shown or f"HTTP {status}")
         if status >= 300:
             raise _unreadable(idempotent, f"{path}: unexpected HTTP {status}")
-        try:
-            return json.loads(text)
-        except ValueError:
-            # Not chained: the decode error holds the raw, unredacted text.
-            raise _unreadable(idempotent, f"{path}: not JSON: {shown!r}") from None
+        # Not chained to the decode error: it holds the raw, unredacted text.
+        raise _unreadable(idempotent, f"{path}: not JSON: {shown!r}")
 
     async def _send(
         self,
@@ -525,12 +524,18 @@ class ElksClient:
                 f"no answer from {url.host} after sending the request: {type(err).__name__}"
             ) from err
 
-    def _redactor(self, secrets: Iterable[str] = ()) -> Redactor:
-        """Return a redactor for our credentials and ``secrets``."""
-        return Redactor(
-            (self._username, self._password, self._auth_token),
-            urls=secrets,
-        )
+    def _redactor(self, form: Mapping[str, str] | None = None) -> Redactor:
+        """Return a redactor for our credentials and the URLs in ``form``.
+
+        Every URL we send may carry a secret (the webhook id, a cloudhook or
+        audio token): none of them may come back out in an error message.
+        """
+        urls = [
+            url
+            for value in (form or {}).values()
+            for url in _URL_IN_TEXT.findall(value)
+        ]
+        return Redactor((self._username, self._password, self._auth_token), urls=urls)
 
 
 def _unreadable(idempotent: bool, detail: str) -> ElksError:
