@@ -13,8 +13,8 @@ import probatio
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_WEBHOOK_ID
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_WEBHOOK_ID, EVENT_CORE_CONFIG_UPDATE
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
 from homeassistant.util.aiohttp import MockRequest
 
@@ -103,6 +103,11 @@ class ElksWebhook:
         self._hass = hass
         self._entry = entry
         self._tracker = tracker
+        # get_url and the repair issue cost more than placing a call takes
+        # here; the external URL only changes with the core configuration.
+        self._external_url: str | None = None
+        self._external_url_known = False
+        self._reported_missing: bool | None = None
 
     @property
     def webhook_id(self) -> str:
@@ -121,6 +126,11 @@ class ElksWebhook:
         )
         self._entry.async_on_unload(
             lambda: webhook.async_unregister(self._hass, self.webhook_id)
+        )
+        self._entry.async_on_unload(
+            self._hass.bus.async_listen(
+                EVENT_CORE_CONFIG_UPDATE, self._core_config_updated
+            )
         )
         await self._async_ensure_cloudhook()
         self.hangup_url()  # creates or clears the repair issue
@@ -156,6 +166,26 @@ class ElksWebhook:
         return url if cloud.async_active_subscription(self._hass) else None
 
     @callback
+    def _core_config_updated(self, _event: Event) -> None:
+        self._external_url_known = False
+
+    @callback
+    def _webhook_url(self) -> str | None:
+        """Return the webhook's external URL (cached until the core config changes)."""
+        if not self._external_url_known:
+            try:
+                self._external_url = webhook.async_generate_url(
+                    self._hass,
+                    self.webhook_id,
+                    allow_internal=False,
+                    prefer_external=True,
+                )
+            except NoURLAvailableError:
+                self._external_url = None
+            self._external_url_known = True
+        return self._external_url
+
+    @callback
     def hangup_url(self) -> str | None:
         """URL for 46elks' ``whenhangup``, or None when Home Assistant is unreachable.
 
@@ -164,18 +194,12 @@ class ElksWebhook:
         """
         url = self._cloudhook_url()
         if url is None:
-            try:
-                url = webhook.async_generate_url(
-                    self._hass,
-                    self.webhook_id,
-                    allow_internal=False,
-                    prefer_external=True,
-                )
-            except NoURLAvailableError:
-                url = None
-        async_no_public_url(
-            self._hass, self._entry.entry_id, self._entry.title, missing=url is None
-        )
+            url = self._webhook_url()
+        if self._reported_missing is not (url is None):
+            self._reported_missing = url is None
+            async_no_public_url(
+                self._hass, self._entry.entry_id, self._entry.title, missing=url is None
+            )
         return url
 
     async def _async_handle(
