@@ -93,6 +93,7 @@ class Dialer:
         self._client = client
         self._tracker = tracker
         self._hangup_url = hangup_url
+        self._signals = signals
         self.escalations = EscalationManager(
             hass, entry, signals, self.async_place, tracker.async_outcome
         )
@@ -113,9 +114,10 @@ class Dialer:
     async def _async_fan_out(self, dialing: Dialing) -> CallResult:
         """Call every recipient at once; with ``wait``, until every call ended."""
         request = dialing.request
-        results = await asyncio.gather(
-            *(self.async_place(dialing, to) for to in request.recipients)
-        )
+        with self._signals.placements():
+            results = await asyncio.gather(
+                *(self.async_place(dialing, to) for to in request.recipients)
+            )
         placed = [result for result in results if isinstance(result, Call)]
         failures = [r for r in results if isinstance(r, PlacementFailure)]
         _log_failures(failures)
