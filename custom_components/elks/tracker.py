@@ -496,9 +496,7 @@ class CallTracker:
             self._live.pop(call_id, None)
         if self._uncertain:
             now = time.time()
-            self._uncertain = [
-                p for p in self._uncertain if p.adoptable_until() >= now
-            ]
+            self._uncertain = [p for p in self._uncertain if p.adoptable_until() >= now]
         parked_oldest = time.monotonic() - EARLY_HANGUP_GRACE_SECONDS
         while self._parked:
             call_id, (_, at) = next(iter(self._parked.items()))
