@@ -49,6 +49,7 @@ from custom_components.elks.runtime import ElksConfigEntry
 from elks_simulator import Callee, Simulator, WebhookDelivery
 from elks_simulator.models import DeliveryKind
 from homeassistant.components import tts, webhook
+from homeassistant.components.tts.const import DATA_TTS_MANAGER
 from homeassistant.config_entries import ConfigEntry, ConfigFlow
 from homeassistant.const import (
     CONF_PASSWORD,
@@ -203,6 +204,8 @@ TTS_ENGINE = "tts.counting_speech"
 async def setup_counting_tts(hass: HomeAssistant) -> None:
     """Set up ``tts`` with the counting engine (a test integration)."""
     assert await async_setup_component(hass, "tts", {})
+    # Every message is rendered, not read from a disk cache an earlier run left.
+    hass.data[DATA_TTS_MANAGER].use_file_cache = False
 
     async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         await hass.config_entries.async_forward_entry_setups(entry, [Platform.TTS])
@@ -423,6 +426,8 @@ async def prepare(
         assert await async_setup_component(hass, component, {})
     # Before the test client: tts registers HTTP views.
     await setup_counting_tts(hass)
+    # As Home Assistant's own server: views may be added after the start.
+    hass.http.app.router.freeze = lambda: None  # type: ignore[method-assign]
     client: TestClient[Any, Any] = await hass_client_no_auth()
     await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
     bench = Bench(hass, sim, client)

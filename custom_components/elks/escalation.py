@@ -198,6 +198,8 @@ class EscalationManager:
             raise
         finally:
             self._cancel_requested.discard(escalation.id)
+            if dialing.release is not None:
+                dialing.release()
             if not first.done():
                 first.set_result(None)
             if interrupted and not self._hass.is_stopping and not self._unloading:

@@ -211,8 +211,10 @@ class Dialing:
 
     request: CallRequest
     hook_url: str | None
-    # Fresh audio for each call (TTS audio lives only minutes); None: no audio.
+    # The audio URL for each call; None: no audio.
     audio: Callable[[], str] | None = None
+    # Called once when no call needs the audio any more (spoken messages).
+    release: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
