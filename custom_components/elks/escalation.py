@@ -233,7 +233,13 @@ class EscalationManager:
                 ):
                     escalation.answered_by = to
                     return result
-                await self._async_save()
+                # The outcome is written while the next POST goes out (not
+                # before it): the save after the next placement waits for
+                # this one, and until then a crash still finds the
+                # escalation stored, running, with this call.
+                self._hass.async_create_task(
+                    self._async_save(), f"elks escalation {escalation.id} save"
+                )
         return EscalationResult.EXHAUSTED
 
     async def _async_finish(self, escalation: Escalation) -> None:
