@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+import json
 import time
 
 from homeassistant.config_entries import ConfigEntry
@@ -38,6 +39,7 @@ from .const import DOMAIN, LOGGER
 from .escalation import EscalationManager
 from .models import (
     CallOutcome,
+    CallPlan,
     CallRequest,
     CallResult,
     Dialing,
@@ -240,22 +242,35 @@ class Dialer:
             self._hass, wait_then_release(), "elks audio release"
         )
 
+    @staticmethod
+    def _voice_start(dialing: Dialing) -> tuple[CallPlan, str]:
+        """Return the plan of one call and its ``voice_start`` as sent.
+
+        Made once per audio URL of an action, not once per call: every call
+        of a fan-out or escalation plays the same audio.
+        """
+        audio = dialing.audio() if dialing.audio else None
+        if (made := dialing.voice_starts.get(audio)) is not None:
+            return made
+        request = dialing.request
+        plan = replace(request.plan, audio=audio) if audio else request.plan
+        if plan.interactive:
+            assert dialing.hook_url is not None
+            voice_start = dialing.hook_url
+        else:
+            voice_start = json.dumps(
+                inline_voice_start(plan, request.caller_id), separators=(",", ":")
+            )
+        dialing.voice_starts[audio] = made = (plan, voice_start)
+        return made
+
     async def async_place(self, dialing: Dialing, to: str) -> Placement:
         """Place one call with exactly one ``POST /calls``; never retried.
 
         Interactive plans need a hangup URL: 46elks asks it for each next step.
         """
         request = dialing.request
-        plan = (
-            replace(request.plan, audio=dialing.audio())
-            if dialing.audio
-            else request.plan
-        )
-        if plan.interactive:
-            assert dialing.hook_url is not None
-            voice_start: dict[str, object] | str = dialing.hook_url
-        else:
-            voice_start = inline_voice_start(plan, request.caller_id)
+        plan, voice_start = self._voice_start(dialing)
         sent_at = time.time()
         self._tracker.placement_started()
         try:
