@@ -379,7 +379,11 @@ def _parse_form(body: bytes) -> dict[str, str] | None:
             if "%" in key or "+" in key:
                 key = unquote_plus(key, errors="strict")
             if key in _READ_FIELDS:
-                form[key] = unquote_plus(value, errors="strict")
+                form[key] = (
+                    unquote_plus(value, errors="strict")
+                    if "%" in value or "+" in value
+                    else value
+                )
     except UnicodeDecodeError:
         return None
     return form
