@@ -32,6 +32,7 @@ class CallSignals:
         # The newest placement not yet shown: a fan-out to 50 people is one
         # state write of the last call sensor, not 50.
         self._placed: Call | None = None
+        self._shown: str | None = None
         self._batches = 0
 
     @contextmanager
@@ -56,6 +57,7 @@ class CallSignals:
     def _show_placed(self) -> None:
         if (call := self._placed) is not None:
             self._placed = None
+            self._shown = call.id
             async_dispatcher_send(self._hass, self._updated, call, True)
 
     @callback
@@ -65,7 +67,10 @@ class CallSignals:
         """Fire ``elks_call_ended`` and update entities."""
         # A placement not shown yet comes first, or its end would be lost.
         self._show_placed()
-        async_dispatcher_send(self._hass, self._updated, call, False)
+        # Entities show the newest call: an older one ending changes nothing
+        # (None: nothing shown since setup, the sensor restored its own).
+        if self._shown in (None, call.id):
+            async_dispatcher_send(self._hass, self._updated, call, False)
         shown = call_data(call)
         data: JsonObjectType = {
             "config_entry_id": self._entry_id,
