@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
-import json
 import time
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.json import json_dumps
 
 from .api import (
     Call,
@@ -258,9 +258,7 @@ class Dialer:
             assert dialing.hook_url is not None
             voice_start = dialing.hook_url
         else:
-            voice_start = json.dumps(
-                inline_voice_start(plan, request.caller_id), separators=(",", ":")
-            )
+            voice_start = json_dumps(inline_voice_start(plan, request.caller_id))
         dialing.voice_starts[audio] = made = (plan, voice_start)
         return made
 
