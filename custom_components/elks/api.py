@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 import json
 import re
 from typing import Any, Final, Self
@@ -106,8 +105,6 @@ class InvalidActionError(ValueError):
         self.problem = problem
 
 
-# The same few numbers are normalised for every action (recipients, caller id).
-@lru_cache(maxsize=1024)
 def normalize_number(number: str) -> str:
     """Return ``number`` in E.164, tolerating spaces, dashes, dots and parentheses.
 
