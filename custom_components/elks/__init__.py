@@ -12,6 +12,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
+from .audio import async_setup_audio
 from .const import CONF_BASE_URL, DOMAIN, signal_recipients_added
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
@@ -30,8 +31,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions."""
+    """Register the integration's actions and the view serving spoken messages."""
     async_setup_services(hass)
+    async_setup_audio(hass)
     return True
 
 

@@ -7,19 +7,20 @@ maps to Home Assistant errors.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import re
 from typing import Any, Final, Self
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlencode
 
 import aiohttp
 from yarl import URL
 
 DEFAULT_BASE_URL: Final = "https://api.46elks.com/a1"
 REQUEST_TIMEOUT: Final = 15.0
+FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # 46elks reports money in 1/10000 of the account currency.
 MONEY_UNITS_PER_CURRENCY_UNIT: Final = 10000
 MAX_PAGES: Final = 50
@@ -377,6 +378,9 @@ class ElksClient:
         self._auth_token = self._headers["Authorization"].partition(" ")[2]
         self._base_url = URL(base_url.rstrip("/"))
         self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
+        self._form_headers = {**self._headers, "Content-Type": FORM_CONTENT_TYPE}
+        self._fixed_form: tuple[tuple[str, str], ...] = ()
+        self._fixed_body = ""
 
     async def get_account(self) -> Account:
         """Return the account behind the credentials; checks them too."""
@@ -419,17 +423,27 @@ class ElksClient:
             form["whenhangup"] = whenhangup
         if timeout is not None:
             form["timeout"] = str(timeout)
-        # Every URL we send may carry a secret (the webhook id, a cloudhook or
-        # TTS token): none of them may come back out in an error message.
-        urls = [url for value in form.values() for url in _URL_IN_TEXT.findall(value)]
         data = await self._request(
-            "POST", "calls", data=form, idempotent=False, secrets=urls
+            "POST", "calls", data=form, body=self._call_body(form), idempotent=False
         )
         try:
             return _placed_call(data)
         except ElksResponseError as err:
             # 46elks accepted the request: the call may well be ringing.
-            raise _unreadable(False, self._redactor(urls)(str(err))) from None
+            raise _unreadable(False, self._redactor(form)(str(err))) from None
+
+    def _call_body(self, form: Mapping[str, str]) -> bytes:
+        """Return ``form`` URL-encoded; all but ``to`` is encoded once per action.
+
+        The calls of one action differ only in ``to``; percent-encoding the
+        rest (the voice_start JSON, the hangup URL) again for every call
+        cost more than the POST itself here.
+        """
+        fixed = tuple(item for item in form.items() if item[0] != "to")
+        if fixed != self._fixed_form:
+            self._fixed_form = fixed
+            self._fixed_body = urlencode(fixed)
+        return f"to={quote_plus(form['to'])}&{self._fixed_body}".encode()
 
     async def _get_json(
         self, path: str, params: Mapping[str, str] | None = None
@@ -458,21 +472,29 @@ class ElksClient:
         idempotent: bool,
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
-        secrets: Collection[str] = (),
+        body: bytes | None = None,
     ) -> Any:
         """Send one request and return its JSON.
 
-        Text from 46elks is redacted of the credentials and of ``secrets``
-        before it goes into any exception: its messages may quote the request.
+        Text from 46elks is redacted of the credentials and of every URL in
+        ``data`` before it goes into any exception: its messages may quote
+        the request.
         A request that is not ``idempotent`` and got an unreadable 2xx or a
         redirect may have been carried out, so it raises
         :class:`ElksCallOutcomeUnknownError`.
         """
         status, text, retry_after = await self._send(
-            method, path, idempotent=idempotent, params=params, data=data
+            method, path, idempotent=idempotent, params=params, body=body
         )
+        if status < 300:
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
+        # Only text that goes into an error is redacted (the redactor is a
+        # regex over every secret variant: too costly for every answer).
         # Redact before shortening, or a cut could leave half a secret.
-        shown = _short(self._redactor(secrets)(text))
+        shown = _short(self._redactor(data)(text))
         if status == 401:
             raise ElksAuthenticationError(shown or "unauthorized")
         if status == 429:
@@ -481,11 +503,8 @@ class ElksClient:
             raise ElksRequestError(status, shown or f"HTTP {status}")
         if status >= 300:
             raise _unreadable(idempotent, f"{path}: unexpected HTTP {status}")
-        try:
-            return json.loads(text)
-        except ValueError:
-            # Not chained: the decode error holds the raw, unredacted text.
-            raise _unreadable(idempotent, f"{path}: not JSON: {shown!r}") from None
+        # Not chained to the decode error: it holds the raw, unredacted text.
+        raise _unreadable(idempotent, f"{path}: not JSON: {shown!r}")
 
     async def _send(
         self,
@@ -494,17 +513,17 @@ class ElksClient:
         *,
         idempotent: bool,
         params: Mapping[str, str] | None,
-        data: Mapping[str, str] | None,
+        body: bytes | None,
     ) -> tuple[int, str, str | None]:
-        """Send one request; return its status, text and Retry-After."""
+        """Send one request (``body``: a URL-encoded form); return its status, text and Retry-After."""
         url = self._base_url / path
         try:
             async with self._session.request(
                 method,
                 url,
                 params=params,
-                data=data,
-                headers=self._headers,
+                data=body,
+                headers=self._headers if body is None else self._form_headers,
                 timeout=self._timeout,
                 # A redirect is no answer from 46elks; never re-send a call.
                 allow_redirects=False,
@@ -525,12 +544,18 @@ class ElksClient:
                 f"no answer from {url.host} after sending the request: {type(err).__name__}"
             ) from err
 
-    def _redactor(self, secrets: Iterable[str] = ()) -> Redactor:
-        """Return a redactor for our credentials and ``secrets``."""
-        return Redactor(
-            (self._username, self._password, self._auth_token),
-            urls=secrets,
-        )
+    def _redactor(self, form: Mapping[str, str] | None = None) -> Redactor:
+        """Return a redactor for our credentials and the URLs in ``form``.
+
+        Every URL we send may carry a secret (the webhook id, a cloudhook or
+        audio token): none of them may come back out in an error message.
+        """
+        urls = [
+            url
+            for value in (form or {}).values()
+            for url in _URL_IN_TEXT.findall(value)
+        ]
+        return Redactor((self._username, self._password, self._auth_token), urls=urls)
 
 
 def _unreadable(idempotent: bool, detail: str) -> ElksError:

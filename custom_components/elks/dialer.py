@@ -13,8 +13,9 @@ from dataclasses import replace
 import time
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.json import json_dumps
 
 from .api import (
     Call,
@@ -26,12 +27,19 @@ from .api import (
     ElksRateLimitedError,
     ElksRequestError,
 )
-from .audio import async_media_source_url, public_base_url, tts_url
+from .audio import (
+    DATA_CLIPS,
+    async_media_source_url,
+    public_base_url,
+    render_message,
+    tts_url,
+)
 from .call_flow import inline_voice_start
 from .const import DOMAIN, LOGGER
 from .escalation import EscalationManager
 from .models import (
     CallOutcome,
+    CallPlan,
     CallRequest,
     CallResult,
     Dialing,
@@ -93,6 +101,7 @@ class Dialer:
         self._client = client
         self._tracker = tracker
         self._hangup_url = hangup_url
+        self._signals = signals
         self.escalations = EscalationManager(
             hass, entry, signals, self.async_place, tracker.async_outcome
         )
@@ -105,18 +114,32 @@ class Dialer:
         hook_url = self._hangup_url()
         if hook_url is None and request.needs_webhook:
             raise invalid("needs_webhook")
-        dialing = Dialing(request, hook_url, await self._async_audio(request))
+        dialing = Dialing(request, hook_url, *await self._async_audio(request))
         if request.sequential:
             return await self._async_escalate(dialing)
         return await self._async_fan_out(dialing)
 
     async def _async_fan_out(self, dialing: Dialing) -> CallResult:
         """Call every recipient at once; with ``wait``, until every call ended."""
+        placed: list[Call] = []
+        try:
+            return await self._async_fan_out_calls(dialing, placed)
+        finally:
+            if dialing.release is not None:
+                self._release_when_ended(
+                    dialing.release, placed, dialing.request.timeout
+                )
+
+    async def _async_fan_out_calls(
+        self, dialing: Dialing, placed: list[Call]
+    ) -> CallResult:
+        """Place the calls (adding each to ``placed``) and build the result."""
         request = dialing.request
-        results = await asyncio.gather(
-            *(self.async_place(dialing, to) for to in request.recipients)
-        )
-        placed = [result for result in results if isinstance(result, Call)]
+        with self._signals.placements():
+            results = await asyncio.gather(
+                *(self.async_place(dialing, to) for to in request.recipients)
+            )
+        placed.extend(result for result in results if isinstance(result, Call))
         failures = [r for r in results if isinstance(r, PlacementFailure)]
         _log_failures(failures)
         if not placed:
@@ -147,22 +170,46 @@ class Dialer:
         first = await self.escalations.async_first_call(escalation.id)
         return CallResult(False, escalation=escalation, first_call=first)
 
-    async def _async_audio(self, request: CallRequest) -> Callable[[], str] | None:
-        """Return a function making the audio URL for one call, or None without audio."""
+    async def _async_audio(
+        self, request: CallRequest
+    ) -> tuple[Callable[[], str] | None, Callable[[], None] | None]:
+        """Return what makes each call's audio URL, and what releases the audio.
+
+        Both None without audio; the release is None when nothing is kept.
+        """
         if request.speech is not None:
-            base = public_base_url(self._hass, self._entry.entry_id, self._entry.title)
-            speech = request.speech
-            # Made now so that a TTS problem fails the action before anybody
-            # is called; the first call uses it, later ones get fresh audio.
-            ready = [self._speak(base, speech)]
-            return lambda: ready.pop() if ready else self._speak(base, speech)
+            return self._spoken(request.speech)
         if request.play is None:
-            return None
+            return None, None
         source = request.play
         if source.startswith("media-source://"):
             base = public_base_url(self._hass, self._entry.entry_id, self._entry.title)
             source = await async_media_source_url(self._hass, base, source)
-        return lambda: source
+        return lambda: source, None
+
+    def _spoken(
+        self, speech: Speech
+    ) -> tuple[Callable[[], str], Callable[[], None] | None]:
+        """Render a message once for every call of the action or escalation.
+
+        Rendered now, so that a TTS problem fails the action before anybody
+        is called.
+        """
+        base = public_base_url(self._hass, self._entry.entry_id, self._entry.title)
+        stream = render_message(
+            self._hass,
+            speech.message,
+            engine=speech.engine,
+            language=speech.language,
+            options=speech.options,
+        )
+        clips = self._hass.data[DATA_CLIPS]
+        if (path := clips.add(stream, stream.extension)) is not None:
+            url = base.rstrip("/") + path
+            return lambda: url, lambda: clips.release(path)
+        LOGGER.warning("Too many spoken messages at once: each call renders its own")
+        ready = [base.rstrip("/") + stream.url]
+        return lambda: ready.pop() if ready else self._speak(base, speech), None
 
     def _speak(self, base: str, speech: Speech) -> str:
         return tts_url(
@@ -174,23 +221,54 @@ class Dialer:
             options=speech.options,
         )
 
+    @callback
+    def _release_when_ended(
+        self, release: Callable[[], None], placed: list[Call], timeout: int
+    ) -> None:
+        """Release the audio once every call placed with it ended (bounded)."""
+        if not placed:
+            release()
+            return
+
+        async def wait_then_release() -> None:
+            try:
+                await asyncio.gather(
+                    *(self._tracker.async_outcome(c.id, timeout) for c in placed)
+                )
+            finally:
+                release()
+
+        self._entry.async_create_background_task(
+            self._hass, wait_then_release(), "elks audio release"
+        )
+
+    @staticmethod
+    def _voice_start(dialing: Dialing) -> tuple[CallPlan, str]:
+        """Return the plan of one call and its ``voice_start`` as sent.
+
+        Made once per audio URL of an action, not once per call: every call
+        of a fan-out or escalation plays the same audio.
+        """
+        audio = dialing.audio() if dialing.audio else None
+        if (made := dialing.voice_starts.get(audio)) is not None:
+            return made
+        request = dialing.request
+        plan = replace(request.plan, audio=audio) if audio else request.plan
+        if plan.interactive:
+            assert dialing.hook_url is not None
+            voice_start = dialing.hook_url
+        else:
+            voice_start = json_dumps(inline_voice_start(plan, request.caller_id))
+        dialing.voice_starts[audio] = made = (plan, voice_start)
+        return made
+
     async def async_place(self, dialing: Dialing, to: str) -> Placement:
         """Place one call with exactly one ``POST /calls``; never retried.
 
         Interactive plans need a hangup URL: 46elks asks it for each next step.
         """
         request = dialing.request
-        # Fresh TTS audio per call: Home Assistant keeps it only minutes.
-        plan = (
-            replace(request.plan, audio=dialing.audio())
-            if dialing.audio
-            else request.plan
-        )
-        if plan.interactive:
-            assert dialing.hook_url is not None
-            voice_start: dict[str, object] | str = dialing.hook_url
-        else:
-            voice_start = inline_voice_start(plan, request.caller_id)
+        plan, voice_start = self._voice_start(dialing)
         sent_at = time.time()
         self._tracker.placement_started()
         try:

@@ -198,6 +198,8 @@ class EscalationManager:
             raise
         finally:
             self._cancel_requested.discard(escalation.id)
+            if dialing.release is not None:
+                dialing.release()
             if not first.done():
                 first.set_result(None)
             if interrupted and not self._hass.is_stopping and not self._unloading:
@@ -231,7 +233,10 @@ class EscalationManager:
                 ):
                     escalation.answered_by = to
                     return result
-                await self._async_save()
+                # Not written here, between this hangup and the next POST:
+                # the save after the next placement (or the final one)
+                # carries this outcome too. Until then a crash finds the
+                # escalation stored, running, with this call.
         return EscalationResult.EXHAUSTED
 
     async def _async_finish(self, escalation: Escalation) -> None:
@@ -259,10 +264,11 @@ class EscalationManager:
             attempt.call_id = result.id
         if not first.done():
             first.set_result(replace(attempt))
+        # Stored after every placement, placed or not (with the outcome of
+        # the call before): a crash is reported with the calls made so far.
+        await self._async_save()
         if isinstance(result, PlacementFailure):
             return CallOutcome.NOT_PLACED
-        # The call id is stored, so that a crash during the call is reported with it.
-        await self._async_save()
         # "unknown" when no hangup came: move on rather than wait forever.
         attempt.outcome = await self._outcome(result.id, dialing.request.timeout)
         return attempt.outcome

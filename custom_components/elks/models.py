@@ -211,8 +211,12 @@ class Dialing:
 
     request: CallRequest
     hook_url: str | None
-    # Fresh audio for each call (TTS audio lives only minutes); None: no audio.
+    # The audio URL for each call; None: no audio.
     audio: Callable[[], str] | None = None
+    # Called once when no call needs the audio any more (spoken messages).
+    release: Callable[[], None] | None = None
+    # Each call's plan and voice_start as sent, by audio URL: made once.
+    voice_starts: dict[str | None, tuple[CallPlan, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.json import JsonObjectType
@@ -28,22 +31,50 @@ class CallSignals:
         self._hass = hass
         self._entry_id = entry_id
         self._device_id = device_id
+        self._updated = signal_call_updated(entry_id)
+        self._event = signal_call_event(entry_id)
+        # The newest placement not yet shown: a fan-out to 50 people is one
+        # state write of the last call sensor, not 50.
+        self._placed: Call | None = None
+        self._shown: str | None = None
+        self._batches = 0
+
+    @contextmanager
+    def placements(self) -> Iterator[None]:
+        """Show the placements made inside at its end only (one action's calls)."""
+        self._batches += 1
+        try:
+            yield
+        finally:
+            self._batches -= 1
+            if not self._batches:
+                self._show_placed()
 
     @callback
     def call_placed(self, call: Call) -> None:
-        """Update entities with a newly placed call."""
-        async_dispatcher_send(
-            self._hass, signal_call_updated(self._entry_id), call, True
-        )
+        """Update entities with a newly placed call (once per action or loop turn)."""
+        if self._placed is None and not self._batches:
+            self._hass.loop.call_soon(self._show_placed)
+        self._placed = call
+
+    @callback
+    def _show_placed(self) -> None:
+        if (call := self._placed) is not None:
+            self._placed = None
+            self._shown = call.id
+            async_dispatcher_send(self._hass, self._updated, call, True)
 
     @callback
     def call_ended(
         self, call: Call, outcome: CallOutcome, acknowledged: bool | None
     ) -> None:
         """Fire ``elks_call_ended`` and update entities."""
-        async_dispatcher_send(
-            self._hass, signal_call_updated(self._entry_id), call, False
-        )
+        # A placement not shown yet comes first, or its end would be lost.
+        self._show_placed()
+        # Entities show the newest call: an older one ending changes nothing
+        # (None: nothing shown since setup, the sensor restored its own).
+        if self._shown in (None, call.id):
+            async_dispatcher_send(self._hass, self._updated, call, False)
         shown = call_data(call)
         data: JsonObjectType = {
             "config_entry_id": self._entry_id,
@@ -85,4 +116,4 @@ class CallSignals:
         self._signal(CallEventType.ESCALATION_FINISHED, event_data)
 
     def _signal(self, kind: CallEventType, data: JsonObjectType) -> None:
-        async_dispatcher_send(self._hass, signal_call_event(self._entry_id), kind, data)
+        async_dispatcher_send(self._hass, self._event, kind, data)

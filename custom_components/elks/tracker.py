@@ -163,7 +163,12 @@ class CallTracker:
     async def async_load(self) -> None:
         """Load unfinished calls stored before a restart."""
         data = await self._store.async_load() or {}
-        for item in _objects(data.get("ongoing")):
+        # In order of age, as pruning expects.
+        ongoing = sorted(
+            _objects(data.get("ongoing")),
+            key=lambda item: _number(item.get("placed_at")),
+        )
+        for item in ongoing:
             plan, flow = item.pop("plan", None), item.pop("flow", None)
             pending = _Pending(**item)  # type: ignore[arg-type]
             if pending.call_id:
@@ -323,6 +328,8 @@ class CallTracker:
                 self._adopt(call, pending)
                 return HangupDisposition.ADOPTED
         if self._placements_in_flight > 0 and len(self._parked) < MAX_PARKED_HANGUPS:
+            # Re-inserted at the end: the table stays in order of age.
+            self._parked.pop(call.id, None)
             self._parked[call.id] = (call, time.monotonic())
             return HangupDisposition.PARKED
         return HangupDisposition.UNKNOWN
@@ -466,11 +473,20 @@ class CallTracker:
         self._schedule_save()
 
     def _prune(self) -> None:
-        """Forget calls too old to still hang up and stale parked hangups."""
+        """Forget calls too old to still hang up and stale parked hangups.
+
+        Both tables are in insertion order, which is the order of age: the
+        scan stops at the first entry young enough, so a fan-out of n calls
+        does not cost n² (an entry a clock step put out of order is
+        forgotten a little later, never early).
+        """
         oldest = time.time() - CALL_MAX_AGE_SECONDS
-        for call_id in [
-            cid for cid, p in self._ongoing.items() if p.placed_at < oldest
-        ]:
+        stale: list[str] = []
+        for call_id, pending in self._ongoing.items():
+            if pending.placed_at >= oldest:
+                break
+            stale.append(call_id)
+        for call_id in stale:
             LOGGER.debug(
                 "Forgetting call %r: no hangup within %s s",
                 call_id,
@@ -478,12 +494,14 @@ class CallTracker:
             )
             del self._ongoing[call_id]
             self._live.pop(call_id, None)
-        now = time.time()
-        self._uncertain = [p for p in self._uncertain if p.adoptable_until() >= now]
+        if self._uncertain:
+            now = time.time()
+            self._uncertain = [p for p in self._uncertain if p.adoptable_until() >= now]
         parked_oldest = time.monotonic() - EARLY_HANGUP_GRACE_SECONDS
-        for call_id in [
-            cid for cid, (_, at) in self._parked.items() if at < parked_oldest
-        ]:
+        while self._parked:
+            call_id, (_, at) = next(iter(self._parked.items()))
+            if at >= parked_oldest:
+                break
             del self._parked[call_id]
 
     @callback
@@ -518,6 +536,10 @@ class CallTracker:
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[JsonObjectType]:
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.calls")
+
+
+def _number(value: JsonValueType | None) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _objects(value: JsonValueType | None) -> list[dict[str, JsonValueType]]:

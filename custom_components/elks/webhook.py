@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from ipaddress import IPv6Address, ip_address
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 from aiohttp.hdrs import CONTENT_LENGTH, METH_GET, METH_POST, METH_PUT
@@ -13,8 +13,8 @@ import probatio
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_WEBHOOK_ID
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_WEBHOOK_ID, EVENT_CORE_CONFIG_UPDATE
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
 from homeassistant.util.aiohttp import MockRequest
 
@@ -84,6 +84,11 @@ HANGUP_SCHEMA = probatio.Schema(
     extra=probatio.REMOVE_EXTRA,
 )
 
+# Every field read from a webhook form: the hangup's and the call flow's.
+_READ_FIELDS = frozenset(
+    {str(key) for key in HANGUP_SCHEMA.schema} | {"callid", "result", "why"}
+)
+
 
 def parse_hangup(form: dict[str, str]) -> Call:
     """Validate a ``whenhangup`` form and return the ended call.
@@ -103,6 +108,11 @@ class ElksWebhook:
         self._hass = hass
         self._entry = entry
         self._tracker = tracker
+        # get_url and the repair issue cost more than placing a call takes
+        # here; the external URL only changes with the core configuration.
+        self._external_url: str | None = None
+        self._external_url_known = False
+        self._reported_missing: bool | None = None
 
     @property
     def webhook_id(self) -> str:
@@ -121,6 +131,11 @@ class ElksWebhook:
         )
         self._entry.async_on_unload(
             lambda: webhook.async_unregister(self._hass, self.webhook_id)
+        )
+        self._entry.async_on_unload(
+            self._hass.bus.async_listen(
+                EVENT_CORE_CONFIG_UPDATE, self._core_config_updated
+            )
         )
         await self._async_ensure_cloudhook()
         self.hangup_url()  # creates or clears the repair issue
@@ -156,6 +171,26 @@ class ElksWebhook:
         return url if cloud.async_active_subscription(self._hass) else None
 
     @callback
+    def _core_config_updated(self, _event: Event) -> None:
+        self._external_url_known = False
+
+    @callback
+    def _webhook_url(self) -> str | None:
+        """Return the webhook's external URL (cached until the core config changes)."""
+        if not self._external_url_known:
+            try:
+                self._external_url = webhook.async_generate_url(
+                    self._hass,
+                    self.webhook_id,
+                    allow_internal=False,
+                    prefer_external=True,
+                )
+            except NoURLAvailableError:
+                self._external_url = None
+            self._external_url_known = True
+        return self._external_url
+
+    @callback
     def hangup_url(self) -> str | None:
         """URL for 46elks' ``whenhangup``, or None when Home Assistant is unreachable.
 
@@ -164,18 +199,12 @@ class ElksWebhook:
         """
         url = self._cloudhook_url()
         if url is None:
-            try:
-                url = webhook.async_generate_url(
-                    self._hass,
-                    self.webhook_id,
-                    allow_internal=False,
-                    prefer_external=True,
-                )
-            except NoURLAvailableError:
-                url = None
-        async_no_public_url(
-            self._hass, self._entry.entry_id, self._entry.title, missing=url is None
-        )
+            url = self._webhook_url()
+        if self._reported_missing is not (url is None):
+            self._reported_missing = url is None
+            async_no_public_url(
+                self._hass, self._entry.entry_id, self._entry.title, missing=url is None
+            )
         return url
 
     async def _async_handle(
@@ -329,12 +358,32 @@ def _clip(value: str) -> str:
 
 
 def _parse_form(body: bytes) -> dict[str, str] | None:
-    """Decode a form-encoded body strictly: UTF-8 and ``key=value`` pairs only."""
+    """Decode a form-encoded body strictly: UTF-8 and ``key=value`` pairs only.
+
+    Only the fields a handler reads are percent-decoded (strictly, as
+    UTF-8): 46elks also sends ``actions`` and ``legs``, JSON that nothing
+    here reads and that costs as much to decode as the rest together.
+    """
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(
-            text, keep_blank_values=True, strict_parsing=bool(text), errors="strict"
-        )
-    except UnicodeDecodeError, ValueError:
+    except UnicodeDecodeError:
         return None
-    return dict(pairs)
+    form: dict[str, str] = {}
+    if not text:
+        return form
+    try:
+        for pair in text.split("&"):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                return None
+            if "%" in key or "+" in key:
+                key = unquote_plus(key, errors="strict")
+            if key in _READ_FIELDS:
+                form[key] = (
+                    unquote_plus(value, errors="strict")
+                    if "%" in value or "+" in value
+                    else value
+                )
+    except UnicodeDecodeError:
+        return None
+    return form

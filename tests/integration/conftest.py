@@ -26,13 +26,14 @@ from custom_components.elks.const import (
 )
 from elks_simulator import Account, Callee, Simulator
 from homeassistant.components import tts
+from homeassistant.components.tts.const import DATA_TTS_MANAGER as TTS_MANAGER
 from homeassistant.config_entries import ConfigEntry, ConfigFlow
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.setup import async_setup_component
 
-from .roads import CloudRelay, Restarter, Road, relay_fixture
+from .roads import CloudRelay, Restarter, Road, keep_router_open, relay_fixture
 
 USERNAME = "u0123456789abcdef0123456789abcdef"
 PASSWORD = "s3cret-api-password"
@@ -139,6 +140,7 @@ async def hass_http(
     """
     for component, config in http_components.items():
         assert await async_setup_component(hass, component, {component: config})
+    keep_router_open(hass.http.app)
     client = await hass_client_no_auth()
     await hass.config.async_update(external_url=str(client.make_url("")).rstrip("/"))
     return client
@@ -194,11 +196,14 @@ class SpeakingEntity(tts.TextToSpeechEntity):
     _attr_unique_id = "test_speech"
     _attr_supported_languages = ["en", "sv"]
     _attr_default_language = "en"
+    # Messages rendered: what a test counts.
+    renders = 0
 
     def get_tts_audio(
         self, message: str, language: str, options: dict[str, Any]
     ) -> tts.TtsAudioType:
-        """Return stand-in audio."""
+        """Return stand-in audio, counting the render."""
+        self.renders += 1
         return ("mp3", b"ID3" + message.encode())
 
 
@@ -215,6 +220,8 @@ async def speech_engine(hass: HomeAssistant, hass_http: TestClient) -> str:
     ) -> None:
         add([SpeakingEntity()])
 
+    # Every message is rendered, not read from a disk cache an earlier run left.
+    hass.data[TTS_MANAGER].use_file_cache = False
     mock_integration(hass, MockModule("test_speech", async_setup_entry=setup_entry))
     mock_platform(hass, "test_speech.tts", MockPlatform(async_setup_entry=setup_tts))
     mock_platform(hass, "test_speech.config_flow")

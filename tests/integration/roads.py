@@ -78,6 +78,15 @@ async def cloud_deliver(
     return int(data["status"]), data["body"]
 
 
+def keep_router_open(app: web.Application) -> None:
+    """Let integrations add views after the server started, as Home Assistant does.
+
+    Its own server never freezes the router (``HomeAssistantHTTP.start``);
+    aiohttp's test server would.
+    """
+    app.router.freeze = lambda: None  # type: ignore[method-assign]
+
+
 async def deliver(
     hass: HomeAssistant,
     client: TestClient,
@@ -216,6 +225,7 @@ class Restarter:
         new_hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
         for component, config in self._components.items():
             assert await async_setup_component(new_hass, component, {component: config})
+        keep_router_open(new_hass.http.app)
         new_client = await self._aiohttp_client(
             new_hass.http.app, server_kwargs={"host": "127.0.0.1", "port": port}
         )

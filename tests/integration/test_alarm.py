@@ -74,7 +74,7 @@ async def test_spoken_message(
     voice_start = json.loads(form["voice_start"])
     assert voice_start["play"] == "sound/beep"
     spoken = voice_start["next"]["play"]
-    assert spoken.startswith(str(hass_http.make_url("/api/tts_proxy/")))
+    assert spoken.startswith(str(hass_http.make_url("/api/elks/audio/")))
     assert voice_start["next"]["next"] == {"play": spoken, "skippable": False}
     await ended(hass, elks, [placed["id"]])
     fetched = [d for d in elks.sim.deliveries if d.kind == "audio" and d.url == spoken]

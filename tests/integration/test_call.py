@@ -12,6 +12,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.elks.const import DOMAIN, EVENT_CALL_ENDED
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -157,6 +158,24 @@ async def test_many_recipients_normalised_and_deduplicated(
     called = sorted(form["to"] for form in elks.call_posts())
     assert called == sorted(n.replace(" ", "") for n in numbers)
     assert len(response["calls"]) == 10
+
+
+async def test_fan_out_writes_the_last_call_sensor_once(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """One action to 10 people is one state write of the last call sensor, not 10."""
+    elks.sim.faults.hold_webhooks()  # no hangup may add a write
+    writes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    numbers = [f"+46 70 000 04 {i:02d}" for i in range(10)]
+    response = await call(hass, to=numbers, play="sound/beep")
+    await hass.async_block_till_done()
+    shown = [e.data["new_state"] for e in writes if e.data["entity_id"] == SENSOR]
+    assert len(shown) == 1
+    placed = {c["id"] for c in response["calls"]}  # type: ignore[attr-defined]
+    assert len(placed) == 10
+    assert shown[0].state == "ongoing"
+    assert shown[0].attributes["id"] in placed
+    elks.sim.faults.release_webhooks()
 
 
 async def release_hangups_as_the_test_ends(

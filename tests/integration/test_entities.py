@@ -202,7 +202,7 @@ async def test_recipient_notify_entity(
     [form] = elks.call_posts()
     assert form["to"] == ANSWERS
     spoken = json.loads(form["voice_start"])["play"]
-    assert "/api/tts_proxy/" in spoken
+    assert "/api/elks/audio/" in spoken
     await elks.sim.wait_call_finished(next(iter(elks.sim.calls)))
     audio = [d for d in elks.sim.deliveries if d.kind == "audio" and d.url == spoken]
     assert audio

@@ -186,7 +186,7 @@ async def test_user_text_never_becomes_call_flow(
     await call(hass, to=ANSWERS, message=injected)
     voice_start = json.loads(elks.call_posts()[0]["voice_start"])
     assert set(voice_start) == {"play", "skippable"}
-    assert "/api/tts_proxy/" in voice_start["play"]
+    assert "/api/elks/audio/" in voice_start["play"]
     assert "+46900000000" not in elks.call_posts()[0]["voice_start"]
 
 

@@ -95,6 +95,28 @@ async def test_duplicate_by_the_other_road_applied_once(
     assert [e.data["call_id"] for e in events] == [form["id"]]
 
 
+async def test_unread_fields_are_not_decoded(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    road: Road,
+) -> None:
+    """A hangup ends its call even when a field nobody reads is not UTF-8 encoded.
+
+    ``legs`` and ``actions`` are JSON that nothing reads: they are not
+    decoded, so they cannot cost a hangup. Fields that are read stay strict.
+    """
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    form = await held_hangup(hass, elks)
+    broken = urlencode(form) + "&legs=%FF%FE&actions=%C3"
+    assert await deliver(hass, hass_http, WEBHOOK_ID, broken, road) == (200, None)
+    await hass.async_block_till_done()
+    assert [e.data["call_id"] for e in events] == [form["id"]]
+    await release_and_finish(hass, elks, form["id"])
+    assert len(events) == 1
+
+
 async def test_acknowledgement_through_the_cloud(
     hass: HomeAssistant,
     elks: Elks,
