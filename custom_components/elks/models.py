@@ -286,17 +286,8 @@ class Escalation:
 
     def as_dict(self) -> JsonObjectType:
         """Return the escalation as event and response data."""
-        return {
-            "escalation_id": self.id,
-            "recipients": list(self.recipients),
-            "rounds": self.rounds,
-            "require_ack": self.require_ack,
-            "started": self.started,
-            "finished": self.finished,
-            "result": self.result,
-            "answered_by": self.answered_by,
-            "attempts": [attempt.as_dict() for attempt in self.attempts],
-        }
+        data = self.stored()
+        return {"escalation_id": data.pop("id"), **data}
 
     def stored(self) -> JsonObjectType:
         """Return the escalation as stored (the keys of its fields)."""
@@ -306,10 +297,10 @@ class Escalation:
             "rounds": self.rounds,
             "require_ack": self.require_ack,
             "started": self.started,
-            "attempts": [attempt.as_dict() for attempt in self.attempts],
+            "finished": self.finished,
             "result": self.result,
             "answered_by": self.answered_by,
-            "finished": self.finished,
+            "attempts": [attempt.as_dict() for attempt in self.attempts],
         }
 
     @classmethod
