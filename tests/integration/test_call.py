@@ -40,6 +40,20 @@ async def call(hass: HomeAssistant, **data: object) -> dict[str, object]:
     return dict(response)
 
 
+async def held_hangup(
+    hass: HomeAssistant, elks: Elks, to: str = ANSWERS
+) -> dict[str, str]:
+    """Place a call and hold back its real hangup; return that hangup's form.
+
+    The form's ``id`` is the call's id; ``release_webhooks`` sends it later.
+    """
+    elks.sim.faults.hold_webhooks()
+    [placed] = (await call(hass, to=to, play="sound/beep"))["calls"]  # type: ignore[misc]
+    await elks.sim.wait_webhook_held(placed["id"])
+    [held] = [item for item in elks.sim.faults.held if item.call_id == placed["id"]]
+    return dict(held.form)
+
+
 async def test_play_call_end_to_end(
     hass: HomeAssistant,
     elks: Elks,

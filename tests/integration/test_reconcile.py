@@ -39,7 +39,7 @@ from homeassistant.core import Event, HomeAssistant
 
 from .conftest import ANSWERS, BUSY, CALLER_ID, NO_ANSWER, WEBHOOK_ID, Elks
 from .roads import CloudRelay, Restarter, Road, deliver
-from .test_call import SENSOR, call
+from .test_call import SENSOR, call, held_hangup
 
 _CALL_PATH = re.compile(r"/a1/calls/(?P<id>[^/]+)", re.IGNORECASE)
 LOGGER_NAME = "custom_components.elks"
@@ -118,16 +118,13 @@ async def test_hangup_during_startup_is_learned_from_46elks(
     await hass.async_block_till_done()
     if relay_for_road is not None:
         assert elks.call_posts() == [] and relay_for_road.deliveries == 0
-    elks.sim.faults.hold_webhooks()
-    [placed] = (await call(hass, to=ANSWERS, play="sound/beep"))["calls"]
-    await elks.sim.wait_webhook_held(placed["id"])
-    form = dict(elks.sim.faults.held[0].form)
+    form = await held_hangup(hass, elks)
     captured: list[list[Event]] = []
 
     async def deliver_during_startup(new_hass: HomeAssistant) -> None:
         captured.append(async_capture_events(new_hass, EVENT_CALL_ENDED))
         elks.sim.faults.release_webhooks()
-        await elks.sim.wait_call_finished(placed["id"])
+        await elks.sim.wait_call_finished(form["id"])
 
     hass2, client2, entry2 = await restarter.restart(
         hass, hass_http, config_entry, before_setup=deliver_during_startup
@@ -139,16 +136,16 @@ async def test_hangup_during_startup_is_learned_from_46elks(
         assert relay_for_road.deliveries == 1
     await hass2.async_block_till_done(wait_background_tasks=True)
 
-    assert call_gets(elks) == [placed["id"]]
-    assert ended(events) == [placed["id"]]
+    assert call_gets(elks) == [form["id"]]
+    assert ended(events) == [form["id"]]
     assert events[0].data["state"] == "success"
-    assert events[0].data["duration"] == elks.sim.calls[placed["id"]].duration
+    assert events[0].data["duration"] == elks.sim.calls[form["id"]].duration
 
     # 46elks (or someone) sending the same hangup again changes nothing.
     status, _ = await deliver(hass2, client2, WEBHOOK_ID, form, road)
     await hass2.async_block_till_done(wait_background_tasks=True)
     assert status == 200
-    assert ended(events) == [placed["id"]]
+    assert ended(events) == [form["id"]]
     assert entry2.runtime_data.tracker.ongoing_count == 0
 
 
@@ -162,9 +159,7 @@ async def test_hangup_during_setup_retry_is_learned_from_46elks(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """46elks unreachable at start: the hangup is dropped, and learned once it is back."""
-    elks.sim.faults.hold_webhooks()
-    [placed] = (await call(hass, to=BUSY, play="sound/beep"))["calls"]
-    await elks.sim.wait_webhook_held(placed["id"])
+    form = await held_hangup(hass, elks, BUSY)
     elks.sim.faults.fail_next(503, count=1000, path="/a1/me")
 
     hass2, _, entry2 = await restarter.restart(
@@ -175,7 +170,7 @@ async def test_hangup_during_setup_retry_is_learned_from_46elks(
     assert entry2.state is ConfigEntryState.SETUP_RETRY
 
     elks.sim.faults.release_webhooks()
-    await elks.sim.wait_call_finished(placed["id"])
+    await elks.sim.wait_call_finished(form["id"])
     [delivery] = [d for d in elks.sim.deliveries if d.kind == "whenhangup"]
     assert delivery.status == 200
     await hass2.async_block_till_done()
@@ -187,9 +182,9 @@ async def test_hangup_during_setup_retry_is_learned_from_46elks(
         if entry2.state is ConfigEntryState.LOADED and events:
             break
     assert entry2.state is ConfigEntryState.LOADED
-    assert ended(events) == [placed["id"]]
+    assert ended(events) == [form["id"]]
     assert events[0].data["outcome"] == "busy"
-    assert call_gets(elks) == [placed["id"]]
+    assert call_gets(elks) == [form["id"]]
 
 
 @flowing_time
@@ -247,11 +242,9 @@ async def test_still_ongoing_is_asked_again_with_back_off(
 ) -> None:
     """A call 46elks still reports as ongoing stays open and is asked about less and less."""
     events = async_capture_events(hass, EVENT_CALL_ENDED)
-    elks.sim.faults.hold_webhooks()
-    [placed] = (await call(hass, to=ANSWERS, play="sound/beep"))["calls"]
-    await elks.sim.wait_webhook_held(placed["id"])
+    form = await held_hangup(hass, elks)
     # 46elks still says ongoing (a long conversation, say).
-    elks.sim.calls[placed["id"]].state = "ongoing"
+    elks.sim.calls[form["id"]].state = "ongoing"
 
     await advance_by_ticks(hass, freezer, 2 * 3600)
     asked = len(call_gets(elks))
@@ -260,15 +253,15 @@ async def test_still_ongoing_is_asked_again_with_back_off(
     assert events == []
     assert hass.states.get(SENSOR).state == "ongoing"
 
-    elks.sim.calls[placed["id"]].state = "success"
+    elks.sim.calls[form["id"]].state = "success"
     await advance_by_ticks(hass, freezer, 1800)
-    assert ended(events) == [placed["id"]]
+    assert ended(events) == [form["id"]]
     assert len(call_gets(elks)) == asked + 1
     # The held webhook comes after all: a duplicate.
     elks.sim.faults.release_webhooks()
-    await elks.sim.wait_call_finished(placed["id"])
+    await elks.sim.wait_call_finished(form["id"])
     await hass.async_block_till_done()
-    assert ended(events) == [placed["id"]]
+    assert ended(events) == [form["id"]]
 
 
 @flowing_time
@@ -280,19 +273,17 @@ async def test_webhook_after_reconciliation_is_a_duplicate(
 ) -> None:
     """A late hangup for a call reconciliation already ended fires nothing."""
     events = async_capture_events(hass, EVENT_CALL_ENDED)
-    elks.sim.faults.hold_webhooks()
-    [placed] = (await call(hass, to=NO_ANSWER, play="sound/beep"))["calls"]
-    await elks.sim.wait_webhook_held(placed["id"])
+    form = await held_hangup(hass, elks, NO_ANSWER)
     await advance_by_ticks(hass, freezer, 150)
-    assert ended(events) == [placed["id"]]
+    assert ended(events) == [form["id"]]
     assert events[0].data["outcome"] == "no_answer"
 
     elks.sim.faults.release_webhooks()
-    await elks.sim.wait_call_finished(placed["id"])
+    await elks.sim.wait_call_finished(form["id"])
     [delivery] = [d for d in elks.sim.deliveries if d.kind == "whenhangup"]
     await hass.async_block_till_done()
     assert delivery.status == 200
-    assert ended(events) == [placed["id"]]
+    assert ended(events) == [form["id"]]
 
 
 @flowing_time
@@ -305,10 +296,7 @@ async def test_webhook_while_46elks_is_asked_wins_once(
 ) -> None:
     """The hangup lands while the API answer is on its way: one event, from the webhook."""
     events = async_capture_events(hass, EVENT_CALL_ENDED)
-    elks.sim.faults.hold_webhooks()
-    [placed] = (await call(hass, to=ANSWERS, play="sound/beep"))["calls"]
-    await elks.sim.wait_webhook_held(placed["id"])
-    form = dict(elks.sim.faults.held[0].form)
+    form = await held_hangup(hass, elks)
 
     answered = asyncio.Event()
     go_on = asyncio.Event()
@@ -333,12 +321,12 @@ async def test_webhook_while_46elks_is_asked_wins_once(
         status, _ = await deliver(hass, hass_http, WEBHOOK_ID, form, Road.HTTP)
         await hass.async_block_till_done()
         assert status == 200
-        assert ended(events) == [placed["id"]]
+        assert ended(events) == [form["id"]]
         go_on.set()
         await hass.async_block_till_done(wait_background_tasks=True)
 
-    assert call_gets(elks) == [placed["id"]]
-    assert ended(events) == [placed["id"]]
+    assert call_gets(elks) == [form["id"]]
+    assert ended(events) == [form["id"]]
     diagnostics = await async_get_config_entry_diagnostics(hass, loaded_entry)
     assert diagnostics["reconciliation"]["ended"] == 0
     elks.sim.faults.clear()

@@ -13,7 +13,7 @@ from homeassistant.core import HomeAssistant
 
 from .conftest import ANSWERS, WEBHOOK_ID, Elks
 from .roads import CloudRelay, Restarter, Road, deliver
-from .test_call import call
+from .test_call import call, held_hangup
 
 
 async def test_hangup_by_each_road(
@@ -25,14 +25,11 @@ async def test_hangup_by_each_road(
 ) -> None:
     """A hangup ends its call whichever road it takes."""
     events = async_capture_events(hass, EVENT_CALL_ENDED)
-    elks.sim.faults.hold_webhooks()
-    [placed] = (await call(hass, to=ANSWERS, play="sound/beep"))["calls"]
-    await elks.sim.wait_webhook_held(placed["id"])
-    [held] = elks.sim.faults.held
-    status, _ = await deliver(hass, hass_http, WEBHOOK_ID, held.form, road)
+    form = await held_hangup(hass, elks)
+    status, _ = await deliver(hass, hass_http, WEBHOOK_ID, form, road)
     await hass.async_block_till_done()
     assert status == 200
-    assert [e.data["call_id"] for e in events] == [placed["id"]]
+    assert [e.data["call_id"] for e in events] == [form["id"]]
 
 
 async def test_simulator_delivers_through_the_cloud_relay(

@@ -27,7 +27,7 @@ from homeassistant.helpers import restore_state
 
 from .conftest import ANSWERS, PRESSES_1, WEBHOOK_ID, Elks
 from .roads import FORM_HEADERS, CloudRelay, Restarter, Road, cloud_deliver, deliver
-from .test_call import SENSOR, call
+from .test_call import SENSOR, call, held_hangup
 
 PIN_CALLER = "+46700000117"
 FORGED = "FORGED elks: door opened"
@@ -54,15 +54,6 @@ def http_components() -> dict[str, dict[str, Any]]:
 def other(road: Road) -> Road:
     """Return the road a re-delivery takes."""
     return Road.CLOUD if road is Road.HTTP else Road.HTTP
-
-
-async def held_hangup(hass: HomeAssistant, elks: Elks) -> dict[str, str]:
-    """Place a call and hold back its real hangup; return that hangup's form."""
-    elks.sim.faults.hold_webhooks()
-    [placed] = (await call(hass, to=ANSWERS, play="sound/beep"))["calls"]
-    await elks.sim.wait_webhook_held(placed["id"])
-    [held] = elks.sim.faults.held
-    return dict(held.form)
 
 
 async def release_and_finish(hass: HomeAssistant, elks: Elks, call_id: str) -> None:
