@@ -156,6 +156,7 @@ class Number:
     category: str = "mobile"
     country: str = "se"
     voice_start: str | None = None
+    sms_url: str | None = None
 
     @property
     def is_voice(self) -> bool:
@@ -176,6 +177,8 @@ class Number:
         }
         if self.voice_start is not None:
             data["voice_start"] = self.voice_start
+        if self.sms_url is not None:
+            data["sms_url"] = self.sms_url
         return data
 
 

@@ -265,6 +265,12 @@ class Simulator:
         self._routes: list[tuple[str, re.Pattern[str], _Handler, bool]] = [
             ("GET", re.compile(r"/a1/me"), self._get_me, True),
             ("GET", re.compile(r"/a1/numbers"), self._get_numbers, True),
+            (
+                "POST",
+                re.compile(r"/a1/numbers/(?P<id>[^/]+)"),
+                self._post_number,
+                True,
+            ),
             ("GET", re.compile(r"/a1/calls"), self._get_calls, True),
             ("POST", re.compile(r"/a1/calls"), self._post_call, True),
             ("GET", re.compile(r"/a1/calls/(?P<id>[^/]+)"), self._get_call, True),
@@ -661,6 +667,47 @@ class Simulator:
         if len(numbers) > limit:
             data["next"] = numbers[limit].id
         return web.json_response(data)
+
+    async def _post_number(
+        self,
+        request: web.Request,
+        account: Account | None,
+        params: dict[str, str],
+        form: dict[str, str],
+    ) -> web.StreamResponse:
+        """Update a number's ``voice_start``/``sms_url``; ``""`` clears one."""
+        assert account is not None
+        number = self.numbers.get(params["id"])
+        if number is None or number.account_id != account.id:
+            return _text(404, f"Number {params['id']} not found")
+        unknown = sorted(set(form) - {"voice_start", "sms_url"})
+        if unknown:
+            return _text(400, f'Invalid field "{unknown[0]}"')
+        if not form:
+            return _text(400, "Nothing to update")
+        voice_start = form.get("voice_start", "").strip()
+        if (
+            voice_start
+            and not is_http_url(voice_start)
+            and not voice_start.startswith(("ws://", "wss://"))
+        ):
+            try:
+                action = json.loads(voice_start)
+            except ValueError:
+                return _text(
+                    400,
+                    f'Invalid "voice_start": "{voice_start}" is neither a URL nor a JSON action',
+                )
+            if (error := validate_action(action)) is not None:
+                return _text(400, error)
+        sms_url = form.get("sms_url", "").strip()
+        if sms_url and not is_http_url(sms_url):
+            return _text(400, f'Invalid "sms_url": "{sms_url}" is not an http(s) URL')
+        if "voice_start" in form:
+            number.voice_start = voice_start or None
+        if "sms_url" in form:
+            number.sms_url = sms_url or None
+        return web.json_response(number.to_json())
 
     async def _get_calls(
         self,

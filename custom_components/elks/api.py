@@ -267,11 +267,20 @@ class PhoneNumber:
     active: bool
     capabilities: tuple[str, ...]
     name: str | None = None
+    # Where 46elks sends the number's incoming calls and SMS: a URL, for
+    # voice_start also an inline JSON action; None when unset.
+    voice_start: str | None = None
+    sms_url: str | None = None
 
     @property
     def can_call_from(self) -> bool:
         """Whether the number may be used as caller id for calls."""
         return self.active and "voice" in self.capabilities
+
+    @property
+    def can_receive_sms(self) -> bool:
+        """Whether the number is active and receives SMS."""
+        return self.active and "sms" in self.capabilities
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -283,6 +292,8 @@ class PhoneNumber:
                 active=data.get("active") == "yes",
                 capabilities=tuple(str(c) for c in data.get("capabilities") or ()),
                 name=_opt_str(data.get("name")),
+                voice_start=_opt_str(data.get("voice_start")),
+                sms_url=_opt_str(data.get("sms_url")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ElksResponseError(f"unexpected number object: {err!r}") from err
@@ -391,6 +402,38 @@ class ElksClient:
         return [
             PhoneNumber.from_json(item) for item in await self._get_pages("numbers")
         ]
+
+    async def update_number(
+        self,
+        number_id: str,
+        *,
+        voice_start: str | None = None,
+        sms_url: str | None = None,
+    ) -> PhoneNumber:
+        """Set where 46elks sends a number's calls/SMS (``POST /numbers/{id}``).
+
+        Only the fields given are sent; ``""`` clears one (guess: 46elks
+        does not document clearing). Setting a value is safe to repeat.
+        """
+        if not _ID.fullmatch(number_id):
+            raise ValueError(f"not a 46elks number id: {number_id!r}")
+        form = {
+            key: value
+            for key, value in (("voice_start", voice_start), ("sms_url", sms_url))
+            if value is not None
+        }
+        if not form:
+            raise ValueError("nothing to update")
+        data = await self._request(
+            "POST",
+            f"numbers/{number_id}",
+            data=form,
+            body=urlencode(form).encode(),
+            idempotent=True,
+        )
+        if not isinstance(data, Mapping):
+            raise ElksResponseError("number update answer is not an object")
+        return PhoneNumber.from_json(data)
 
     async def get_call(self, call_id: str) -> Call:
         """Return one call; ValueError for an id 46elks cannot have given."""

@@ -497,3 +497,38 @@ def test_redactor_shapes(quoted: Any) -> None:
     assert redact(f"{'ab' * 32} {call_id}") == f"{api.REDACTED} {call_id}"
     # Nothing to redact: the text is unchanged.
     assert api.Redactor(())("Invalid to") == "Invalid to"
+
+
+async def test_update_number_sets_and_clears(setup: Setup) -> None:
+    """POST /numbers/{id} sets voice_start and sms_url, "" clears, reads show it."""
+    number = setup.sim.add_number(setup.account, "+46766860999")
+    hook = "https://example.com/api/webhook/x"
+    updated = await setup.client.update_number(
+        number.id, voice_start=hook, sms_url=hook
+    )
+    assert (updated.voice_start, updated.sms_url) == (hook, hook)
+    assert updated.can_receive_sms
+    listed = {n.id: n for n in await setup.client.list_numbers()}
+    assert listed[number.id].voice_start == hook
+    cleared = await setup.client.update_number(number.id, voice_start="")
+    assert (cleared.voice_start, cleared.sms_url) == (None, hook)
+    inline = '{"hangup":"busy"}'
+    assert (
+        await setup.client.update_number(number.id, voice_start=inline)
+    ).voice_start == inline
+
+
+async def test_update_number_refuses_bad_input(setup: Setup) -> None:
+    """Bad ids and empty updates never reach 46elks; 46elks' 4xx is an error."""
+    with pytest.raises(ValueError, match="number id"):
+        await setup.client.update_number("n1/../calls", voice_start="x")
+    with pytest.raises(ValueError, match="nothing"):
+        await setup.client.update_number("n1")
+    with pytest.raises(ElksRequestError) as err:
+        await setup.client.update_number("n" + "0" * 32, sms_url="https://x")
+    assert err.value.status == 404
+    number = setup.sim.add_number(setup.account, "+46766860998")
+    with pytest.raises(ElksRequestError, match="sms_url"):
+        await setup.client.update_number(number.id, sms_url="ftp://x")
+    with pytest.raises(ElksRequestError, match="voice_start"):
+        await setup.client.update_number(number.id, voice_start="not json")
