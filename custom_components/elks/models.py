@@ -78,6 +78,19 @@ class HangupDisposition(StrEnum):
     NOT_OPEN = "not_open"
 
 
+class WebhookRoute(StrEnum):
+    """What a request to the account's webhook is for: its ``on`` query value.
+
+    Our own call flows and hangups carry no ``on`` (stored calls keep their
+    URLs across upgrades); everything added later names its route.
+    """
+
+    INCOMING_CALL = "incoming_call"
+    RECORDING = "recording"
+    SMS_STATUS = "sms_status"
+    SMS_RECEIVED = "sms_received"
+
+
 class CallEventType(StrEnum):
     """What the Call event entity fires."""
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from ipaddress import IPv6Address, ip_address
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 from aiohttp import web
 from aiohttp.hdrs import CONTENT_LENGTH, METH_GET, METH_POST, METH_PUT
@@ -14,7 +15,7 @@ import probatio
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_WEBHOOK_ID, EVENT_CORE_CONFIG_UPDATE
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
 from homeassistant.util.aiohttp import MockRequest
 
@@ -35,6 +36,7 @@ from .const import (
     ELKS_WEBHOOK_SOURCES,
     LOGGER,
 )
+from .models import WebhookRoute
 from .repairs import async_no_public_url
 from .tracker import CallTracker
 
@@ -44,6 +46,12 @@ _HANDLED_METHODS = (METH_POST, METH_GET, METH_PUT)
 MAX_BODY_BYTES = 64 * 1024
 # ``mock_source`` of the requests the cloud integration builds for cloudhooks.
 CLOUD_SOURCE = "cloud"
+ROUTE_PARAM = "on"
+
+# A route's handler gets the checked form and the query; it answers 46elks.
+type RouteHandler = Callable[
+    [dict[str, str], Mapping[str, str]], Awaitable[web.Response]
+]
 
 
 def _timestamp(value: Any) -> str:
@@ -113,6 +121,7 @@ class ElksWebhook:
         self._external_url: str | None = None
         self._external_url_known = False
         self._reported_missing: bool | None = None
+        self._routes: dict[WebhookRoute, RouteHandler] = {}
 
     @property
     def webhook_id(self) -> str:
@@ -207,6 +216,33 @@ class ElksWebhook:
             )
         return url
 
+    @callback
+    def async_add_route(
+        self, route: WebhookRoute, handler: RouteHandler
+    ) -> CALLBACK_TYPE:
+        """Send requests for ``route`` to ``handler``; returns the remover.
+
+        Requests for a route nobody handles (yet, during startup) get 200
+        and are logged: 46elks would only retry them.
+        """
+        self._routes[route] = handler
+
+        @callback
+        def remove() -> None:
+            self._routes.pop(route, None)
+
+        return remove
+
+    @callback
+    def url_for(self, route: WebhookRoute, **params: str) -> str | None:
+        """Return the public URL 46elks uses for ``route``, None when unreachable."""
+        base = self.hangup_url()
+        if base is None:
+            return None
+        separator = "&" if "?" in base else "?"
+        query = urlencode({ROUTE_PARAM: route.value, **params})
+        return f"{base}{separator}{query}"
+
     async def _async_handle(
         self, hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response:
@@ -248,6 +284,8 @@ class ElksWebhook:
         if form is None:
             LOGGER.warning("Ignored a 46elks webhook that is not a form")
             return web.Response(status=HTTPStatus.OK)
+        if (route_name := request.query.get(ROUTE_PARAM)) is not None:
+            return await self._async_route(route_name, form, request.query)
         if "callid" in form:
             return await self._async_call_flow(form, request.query.get(STEP_PARAM))
         if "id" not in form:
@@ -272,6 +310,16 @@ class ElksWebhook:
         outcome = self._tracker.hangup_received(call)
         LOGGER.debug("Hangup for call %r: %s", call.id, outcome)
         return web.Response(status=HTTPStatus.OK)
+
+    async def _async_route(
+        self, route_name: str, form: dict[str, str], query: Mapping[str, str]
+    ) -> web.Response:
+        try:
+            handler = self._routes[WebhookRoute(route_name)]
+        except (ValueError, KeyError):
+            LOGGER.warning("Ignored a 46elks webhook for route %r", _clip(route_name))
+            return web.Response(status=HTTPStatus.OK)
+        return await handler(form, query)
 
     async def _async_call_flow(
         self, form: dict[str, str], step_number: str | None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import json
 import logging
 from typing import Any
 from urllib.parse import urlencode
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -20,6 +23,7 @@ from custom_components.elks.const import (
     EVENT_CALL_ENDED,
     EVENT_KEYPRESS,
 )
+from custom_components.elks.models import WebhookRoute
 from custom_components.elks.webhook import MAX_BODY_BYTES
 from elks_simulator import Callee
 from homeassistant.core import HomeAssistant
@@ -445,3 +449,40 @@ async def test_cloud_content_length_that_cannot_hold(
     assert events == []
     await release_and_finish(hass, elks, form["id"])
     assert [e.data["call_id"] for e in events] == [form["id"]]
+
+
+async def test_named_routes_reach_their_handler_by_both_roads(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    road: Road,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``?on=<route>`` goes to the route's handler; unknown or unhandled routes get 200."""
+    hook = loaded_entry.runtime_data.webhook
+    received: list[tuple[dict[str, str], dict[str, str]]] = []
+
+    async def handler(form: dict[str, str], query: Mapping[str, str]) -> web.Response:
+        received.append((form, dict(query)))
+        return web.json_response({"hangup": "busy"})
+
+    url = hook.url_for(WebhookRoute.INCOMING_CALL, number="n1")
+    assert url is not None
+    assert url.endswith("?on=incoming_call&number=n1")
+    query = url.partition("?")[2]
+    form = {"callid": "c1", "direction": "incoming"}
+    assert await deliver(hass, hass_http, WEBHOOK_ID, form, road, query) == (200, None)
+    assert received == []
+    remove = hook.async_add_route(WebhookRoute.INCOMING_CALL, handler)
+    status, text = await deliver(hass, hass_http, WEBHOOK_ID, form, road, query)
+    assert (status, json.loads(text or "null")) == (200, {"hangup": "busy"})
+    assert received == [(form, {"on": "incoming_call", "number": "n1"})]
+    remove()
+    remove()
+    assert await deliver(hass, hass_http, WEBHOOK_ID, form, road, "on=no+such") == (
+        200,
+        None,
+    )
+    assert len(received) == 1
+    assert "route 'no such'" in caplog.text
