@@ -291,6 +291,11 @@ class ElksWebhook:
         if "id" not in form:
             LOGGER.debug("Ignored a 46elks webhook without call id")
             return web.Response(status=HTTPStatus.OK)
+        return self._hangup(form)
+
+    @callback
+    def _hangup(self, form: dict[str, str]) -> web.Response:
+        """Check a ``whenhangup`` form and hand it to the tracker."""
         try:
             call = parse_hangup(form)
         except probatio.Invalid as err:
