@@ -72,7 +72,8 @@ async def test_timeout_is_not_retried_and_the_call_is_adopted(
     monkeypatch.setattr(api, "REQUEST_TIMEOUT", 0.3)
     assert await hass.config_entries.async_reload(loaded_entry.entry_id)
     events = async_capture_events(hass, EVENT_CALL_ENDED)
-    elks.sim.faults.delay_next(1.0)
+    # 46elks places the call; its answer comes only after our timeout.
+    response_sent = elks.sim.faults.hold_response_next()
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, to=ANSWERS, play="sound/beep")
     assert err.value.translation_key == "call_outcome_unknown"
@@ -80,6 +81,7 @@ async def test_timeout_is_not_retried_and_the_call_is_adopted(
     assert len(elks.call_posts()) == 1
 
     # It did reach 46elks: its hangup is recognised although its id never was.
+    response_sent.set()
     [sim_call] = elks.sim.calls.values()
     await elks.sim.wait_call_finished(sim_call.id)
     await hass.async_block_till_done()
