@@ -21,13 +21,15 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.elks.const import (
     CONF_BASE_URL,
     CONF_CALLER_ID,
+    CONF_RECIPIENT_NUMBER,
     CONF_RING_TIMEOUT,
     DOMAIN,
+    SUBENTRY_RECIPIENT,
 )
 from elks_simulator import Account, Callee, Simulator
 from homeassistant.components import tts
 from homeassistant.components.tts.const import DATA_TTS_MANAGER as TTS_MANAGER
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigSubentryData
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -156,18 +158,39 @@ def entry_data(base_url: str, **overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
-@pytest.fixture
-def config_entry(hass: HomeAssistant, elks: Elks) -> MockConfigEntry:
-    """Add the test account's config entry, not set up."""
+def recipient(name: str = "Carol", number: str = ANSWERS) -> ConfigSubentryData:
+    """Return a recipient subentry as the UI stores it."""
+    return ConfigSubentryData(
+        data={CONF_RECIPIENT_NUMBER: number},
+        subentry_type=SUBENTRY_RECIPIENT,
+        title=name,
+        unique_id=None,
+    )
+
+
+def add_account_entry(
+    hass: HomeAssistant,
+    elks: Elks,
+    subentries: list[ConfigSubentryData] | None = None,
+    **options: Any,
+) -> MockConfigEntry:
+    """Add the test account's config entry (not set up), with ``subentries``."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Home",
         unique_id=elks.account.id,
         data=entry_data(elks.base_url),
-        options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: 60},
+        options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: 60} | options,
+        subentries_data=subentries or [],
     )
     entry.add_to_hass(hass)
     return entry
+
+
+@pytest.fixture
+def config_entry(hass: HomeAssistant, elks: Elks) -> MockConfigEntry:
+    """Add the test account's config entry, not set up."""
+    return add_account_entry(hass, elks)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.elks import logbook
 from custom_components.elks.const import (
-    CONF_CALLER_ID,
     CONF_LANGUAGE,
     CONF_LOW_BALANCE,
     CONF_RECIPIENT_NUMBER,
@@ -27,7 +26,6 @@ from custom_components.elks.const import (
     EVENT_KEYPRESS,
     SUBENTRY_RECIPIENT,
 )
-from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import CONF_NAME
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -41,11 +39,11 @@ from homeassistant.util import dt as dt_util
 
 from .conftest import (
     ANSWERS,
-    CALLER_ID,
     HTTP_COMPONENTS_WITH_TTS,
     PRESSES_1,
     Elks,
-    entry_data,
+    add_account_entry,
+    recipient,
 )
 from .test_call import call
 
@@ -304,22 +302,7 @@ async def test_recipients_from_stored_subentries(
 
     Their devices are reached through the account's device.
     """
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Home",
-        unique_id=elks.account.id,
-        data=entry_data(elks.base_url),
-        options={CONF_CALLER_ID: CALLER_ID},
-        subentries_data=[
-            ConfigSubentryData(
-                data={CONF_RECIPIENT_NUMBER: ANSWERS},
-                subentry_type=SUBENTRY_RECIPIENT,
-                title="Carol",
-                unique_id=None,
-            )
-        ],
-    )
-    entry.add_to_hass(hass)
+    entry = add_account_entry(hass, elks, [recipient()])
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get("notify.carol") is not None

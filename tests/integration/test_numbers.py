@@ -13,12 +13,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.elks.const import (
-    CONF_CALLER_ID,
-    CONF_RECIPIENT_NUMBER,
-    DOMAIN,
-    SUBENTRY_RECIPIENT,
-)
+from custom_components.elks.const import DOMAIN
 from custom_components.elks.models import NumberClaim, NumberField, WebhookRoute
 from custom_components.elks.numbers import (
     RETRY_SECONDS,
@@ -28,12 +23,11 @@ from custom_components.elks.numbers import (
 )
 from elks_simulator.models import Number
 from homeassistant.components import persistent_notification
-from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
-from .conftest import ANSWERS, CALLER_ID, WEBHOOK_ID, Elks, entry_data
+from .conftest import CALLER_ID, WEBHOOK_ID, Elks, add_account_entry, recipient
 from .roads import Restarter
 
 OLD_TARGET = "https://old.example.com/hook?token=not-for-your-eyes"
@@ -42,23 +36,7 @@ OLD_TARGET = "https://old.example.com/hook?token=not-for-your-eyes"
 @pytest.fixture
 def config_entry(hass: HomeAssistant, elks: Elks) -> MockConfigEntry:
     """Return the test account with one subentry that will claim the caller id number."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Home",
-        unique_id=elks.account.id,
-        data=entry_data(elks.base_url),
-        options={CONF_CALLER_ID: CALLER_ID},
-        subentries_data=[
-            ConfigSubentryData(
-                data={CONF_RECIPIENT_NUMBER: ANSWERS},
-                subentry_type=SUBENTRY_RECIPIENT,
-                title="Carol",
-                unique_id=None,
-            )
-        ],
-    )
-    entry.add_to_hass(hass)
-    return entry
+    return add_account_entry(hass, elks, [recipient()])
 
 
 def number(elks: Elks) -> Number:
