@@ -12,6 +12,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
+from .assist import async_setup_assist
 from .audio import async_setup_audio
 from .const import CONF_BASE_URL, DOMAIN, signal_recipients_added
 from .coordinator import ElksAccountCoordinator
@@ -34,6 +35,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions and the view serving spoken messages."""
     async_setup_services(hass)
     async_setup_audio(hass)
+    async_setup_assist(hass)
     return True
 
 
