@@ -62,7 +62,13 @@ class WebSocketCaller:
         """Prepare a call from ``caller`` to ``to``; ``connect`` dials it."""
         self._session = session
         self._url = url
-        self.hello = {"t": "hello", "callid": callid, "from": caller, "to": to}
+        # None: the test sends its own first message (``send_raw``).
+        self.hello: dict[str, str] | None = {
+            "t": "hello",
+            "callid": callid,
+            "from": caller,
+            "to": to,
+        }
         self.time_scale = time_scale
         self.hold_playback = False
         self.received: list[dict[str, Any]] = []
@@ -85,7 +91,8 @@ class WebSocketCaller:
             self._status = err.status
             self.closed.set()
             return False
-        await self._ws.send_json(self.hello)
+        if self.hello is not None:
+            await self._ws.send_json(self.hello)
         self._reader = asyncio.create_task(self._read())
         return True
 
@@ -118,12 +125,13 @@ class WebSocketCaller:
             if m["t"] == "audio"
         )
 
-    async def wait_for(self, kind: str, count: int = 1) -> int:
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 30.0) -> int:
         """Wait until ``count`` messages of type ``kind`` arrived; index of the last.
 
-        Raises ``ConnectionError`` when the socket closes first.
+        Raises ``ConnectionError`` when the socket closes first; ``timeout``
+        only guards against a hang, it orders nothing.
         """
-        async with self._arrived:
+        async with asyncio.timeout(timeout), self._arrived:
             while True:
                 found = [i for i, m in enumerate(self.received) if m["t"] == kind]
                 if len(found) >= count:

@@ -8,6 +8,8 @@ arrived, and keeps "playing" an answer (no ``sync``) to talk over it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -16,12 +18,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.elks.assist import DATA_ASSIST, PHONE_USER_NAME
 from custom_components.elks.assist_call import AssistCall
-from custom_components.elks.const import CONF_CALLER_ID, DOMAIN
+from custom_components.elks.const import CONF_CALLER_ID, DOMAIN, LOGGER
 from elks_simulator.websocket import WebSocketCaller
 from homeassistant.core import HomeAssistant
 
 from .assist_env import (
     ASSIST_COMPONENTS,
+    STRANGER,
+    TOKEN,
     Engines,
     assist_subentry,
     async_setup_assist_world,
@@ -62,6 +66,9 @@ async def assist_entry(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+DOMAIN_LOGGER = LOGGER.name
 
 
 def running_call(hass: HomeAssistant) -> AssistCall:
@@ -105,5 +112,263 @@ async def hang_up(hass: HomeAssistant, caller: WebSocketCaller) -> AssistCall:
     """Hang up and wait until Home Assistant ended the call."""
     call = running_call(hass)
     await caller.hang_up()
-    await call.done.wait()
+    await ended(call)
     return call
+
+
+async def ended(call: AssistCall) -> None:
+    """Wait until Home Assistant ended ``call`` (the timeout only guards a hang)."""
+    async with asyncio.timeout(30):
+        await call.done.wait()
+
+
+async def greeted(caller: WebSocketCaller) -> int:
+    """Connect and wait until the greeting was sent; return its ``sync`` index."""
+    assert await caller.connect()
+    return await caller.wait_for("sync")
+
+
+async def test_two_turns_keep_the_conversation(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """A second sentence continues the first one's conversation."""
+    caller = phone(hass_http)
+    await greeted(caller)
+    await caller.say(clip("kitchen_on"))
+    await caller.silence(1.5)
+    await caller.wait_for("sync", 2)
+    assert hass.states.get("light.kitchen_light").state == "on"
+    await caller.say(clip("kitchen_off"))
+    await caller.silence(1.5)
+    await caller.wait_for("sync", 3)
+    assert hass.states.get("light.kitchen_light").state == "off"
+
+    call = await hang_up(hass, caller)
+    assert [text for _, text in engines.heard] == [
+        "turn on the kitchen light",
+        "turn off the kitchen light",
+    ]
+    first, second = call.conversation_ids
+    assert first == second
+    # Sent once, at the start: the answers come in the same format.
+    assert caller.types().count("sending") == 1
+
+
+async def test_caller_talking_over_the_answer_interrupts_it(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """Speech while the greeting still plays sends ``interrupt``, then the answer."""
+    engines.answer_seconds = 60.0
+    caller = phone(hass_http)
+    # The phone never confirms the end of playback: the greeting "plays".
+    caller.hold_playback = True
+    await greeted(caller)
+    await caller.say(clip("kitchen_on"))
+    interrupted = await caller.wait_for("interrupt")
+    await caller.silence(1.5)
+    answered = await caller.wait_for("sync", 2)
+
+    assert interrupted > caller.types().index("sync")
+    # After an interrupt, 46elks wants the format again before more audio.
+    assert caller.types()[interrupted + 1] == "sending"
+    assert hass.states.get("light.kitchen_light").state == "on"
+    assert answered > interrupted
+    await hang_up(hass, caller)
+
+
+async def test_no_interrupt_after_the_answer_was_played(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """Speech after 46elks confirmed the end of playback interrupts nothing."""
+    engines.answer_seconds = 60.0
+    caller = phone(hass_http)
+    await greeted(caller)
+    await caller.say(clip("kitchen_on"))
+    await caller.silence(1.5)
+    await caller.wait_for("sync", 2)
+    await hang_up(hass, caller)
+    assert "interrupt" not in caller.types()
+
+
+async def test_caller_not_on_the_list_gets_bye(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """A caller not on the list is told ``bye``; no pipeline runs, nothing is spoken."""
+    caller = phone(hass_http, caller=STRANGER)
+    assert await caller.connect()
+    await caller.wait_for("bye")
+    await caller.closed.wait()
+    assert caller.types() == ["bye"]
+    assert engines.heard == []
+    assert engines.spoken == []
+    assert not hass.data[DATA_ASSIST].calls
+
+
+@pytest.mark.parametrize(
+    "hello",
+    [
+        '{"t": "audio", "data": ""}',
+        '{"t": "hello", "callid": "c1", "from": "+46701111111"}',
+        '{"t": "hello", "callid": "c1", "from": "' + "9" * 200 + '", "to": "+4676"}',
+        "not json",
+    ],
+)
+async def test_bad_hello_gets_bye(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+    hello: str,
+) -> None:
+    """Anything but a good ``hello`` first ends the call before Assist runs."""
+    caller = phone(hass_http)
+    caller.hello = None
+    assert await caller.connect()
+    await caller.send_raw(hello)
+    await caller.wait_for("bye")
+    await caller.closed.wait()
+    assert engines.heard == [] and engines.spoken == []
+
+
+async def test_unknown_path_is_not_found(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A wrong token answers 404; the integration logs no token, right or wrong."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.elks")
+    caller = phone(hass_http, token="wrong-" + TOKEN)
+    assert not await caller.connect()
+    assert caller.status == 404
+    right = phone(hass_http)
+    await greeted(right)
+    await hang_up(hass, right)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith(DOMAIN_LOGGER)]
+    assert ours
+    assert not [message for message in ours if TOKEN[:12] in message]
+
+
+async def test_dropped_socket_mid_sentence_cancels_the_turn(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The network breaks mid-sentence: the turn is cancelled, without a traceback."""
+    caller = phone(hass_http)
+    await greeted(caller)
+    call = running_call(hass)
+    # Half a sentence: the pipeline is listening, the sentence never ends.
+    await caller.say(clip("kitchen_on"), stop_after=40)
+    await caller.drop()
+    await ended(call)
+
+    assert call.turns == 0
+    assert engines.heard == []
+    assert hass.states.get("light.kitchen_light").state == "off"
+    assert not hass.data[DATA_ASSIST].calls
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+async def test_goodbye_ends_the_call(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """Answer "goodbye" with a farewell and ``bye`` from Home Assistant."""
+    caller = phone(hass_http)
+    await greeted(caller)
+    call = running_call(hass)
+    await caller.say(clip("goodbye"))
+    await caller.silence(1.5)
+    await caller.wait_for("bye")
+    await caller.closed.wait()
+    await ended(call)
+    assert engines.spoken[-1] == "Goodbye."
+    assert caller.types()[-2:] == ["sync", "bye"]
+
+
+async def test_only_exposed_entities_are_reachable(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """The garage light is not exposed to Assist: the phone cannot turn it on."""
+    caller = phone(hass_http)
+    await greeted(caller)
+    await caller.say(clip("garage_on"))
+    await caller.silence(1.5)
+    await caller.wait_for("sync", 2)
+    await hang_up(hass, caller)
+    assert [text for _, text in engines.heard] == ["turn on the garage light"]
+    assert hass.states.get("light.garage_light").state == "off"
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "sending"),
+    [
+        (16000, 1, "pcm_16000"),
+        (8000, 1, "pcm_8000"),
+        (24000, 1, "pcm_24000"),
+        (44100, 2, "wav"),
+    ],
+)
+async def test_answer_format_follows_the_tts_audio(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+    rate: int,
+    channels: int,
+    sending: str,
+) -> None:
+    """``sending`` names the format the TTS audio is passed on in, unconverted."""
+    engines.answer_rate, engines.answer_channels = rate, channels
+    caller = phone(hass_http)
+    synced = await greeted(caller)
+    await hang_up(hass, caller)
+    listening, announced = caller.received[:2]
+    assert listening == {"t": "listening", "format": "pcm_16000"}
+    assert announced == {"t": "sending", "format": sending}
+    wav = wav_bytes(engines.answer_seconds, rate, channels)
+    expected = wav if sending == "wav" else wav[44:]
+    assert caller.audio() == expected
+    assert synced == len(caller.received) - 1 or caller.types()[synced] == "sync"
+
+
+async def test_bye_mid_sentence_ends_the_call(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """46elks says ``bye`` (the caller hung up) mid-sentence: the turn is cancelled.
+
+    The socket stays open: Home Assistant ends the call on the word alone.
+    """
+    caller = phone(hass_http)
+    await greeted(caller)
+    call = running_call(hass)
+    await caller.say(clip("kitchen_on"), stop_after=40)
+    await caller.send_raw('{"t": "bye", "reason": "hangup"}')
+    await ended(call)
+    await caller.closed.wait()
+    assert call.turns == 0
+    assert engines.heard == []
