@@ -14,15 +14,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from http import HTTPStatus
+import json
 import secrets
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from yarl import URL
 
 from homeassistant.auth.const import GROUP_ID_USER
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
+from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
@@ -38,7 +41,11 @@ from .assist_protocol import (
 )
 from .const import (
     CONF_ASSIST_CALLERS,
+    CONF_ASSIST_DIAL_IN,
+    CONF_ASSIST_DIAL_IN_ID,
     CONF_ASSIST_GREETING,
+    CONF_ASSIST_NUMBER,
+    CONF_ASSIST_NUMBER_ID,
     CONF_ASSIST_PIPELINE,
     CONF_ASSIST_TOKEN,
     CONF_ONLY_46ELKS_SOURCES,
@@ -48,6 +55,7 @@ from .const import (
     MAX_CALL_SECONDS,
     SUBENTRY_ASSIST,
 )
+from .models import NumberClaim, NumberField
 from .webhook import from_46elks
 
 ASSIST_PATH = "/api/elks/assist"
@@ -68,6 +76,68 @@ def new_token() -> str:
 def assist_path(token: str) -> str:
     """Return the URL path 46elks connects to for ``token``."""
     return f"{ASSIST_PATH}/{token}"
+
+
+def websocket_url(hass: HomeAssistant, token: str) -> str | None:
+    """Return the ``ws(s)://`` URL 46elks can reach, or None without a public URL.
+
+    The external URL or Home Assistant Cloud's remote UI: a cloudhook carries
+    webhooks only, never a WebSocket.
+    """
+    try:
+        base = get_url(hass, allow_internal=False, prefer_external=True)
+    except NoURLAvailableError:
+        return None
+    url = URL(base)
+    scheme = "wss" if url.scheme == "https" else "ws"
+    return str(url.with_scheme(scheme).with_path(assist_path(token)))
+
+
+def is_assist_url(value: str | None) -> bool:
+    """Return whether ``value`` (a number's voice_start) leads to an Assist WebSocket."""
+    if not value or not value.startswith(("ws://", "wss://")):
+        return False
+    return URL(value).path.startswith(ASSIST_PATH + "/")
+
+
+def connect_action(number: str) -> str:
+    """Return the inline action that connects a call to the websocket ``number``."""
+    return json.dumps({"connect": number}, separators=(",", ":"))
+
+
+def assist_claims(hass: HomeAssistant, entry: ConfigEntry) -> list[NumberClaim]:
+    """Return what the ``assist`` subentries want of the account's numbers.
+
+    The websocket number's ``voice_start`` is the WebSocket URL (None, left
+    as it is, while Home Assistant has no public URL); a dial-in number's
+    connects to the websocket number.
+    """
+    claims: list[NumberClaim] = []
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_ASSIST:
+            continue
+        data = subentry.data
+        number = data[CONF_ASSIST_NUMBER]
+        claims.append(
+            NumberClaim(
+                subentry.subentry_id,
+                data[CONF_ASSIST_NUMBER_ID],
+                number,
+                NumberField.VOICE_START,
+                websocket_url(hass, data[CONF_ASSIST_TOKEN]),
+            )
+        )
+        if dial_in := data.get(CONF_ASSIST_DIAL_IN):
+            claims.append(
+                NumberClaim(
+                    subentry.subentry_id,
+                    data[CONF_ASSIST_DIAL_IN_ID],
+                    dial_in,
+                    NumberField.VOICE_START,
+                    connect_action(number),
+                )
+            )
+    return claims
 
 
 class AssistState:

@@ -30,10 +30,13 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.elks.assist import assist_path
 from custom_components.elks.const import (
     CONF_ASSIST_CALLERS,
+    CONF_ASSIST_NUMBER,
+    CONF_ASSIST_NUMBER_ID,
     CONF_ASSIST_PIPELINE,
     CONF_ASSIST_TOKEN,
     SUBENTRY_ASSIST,
 )
+from elks_simulator import Number
 from elks_simulator.websocket import WebSocketCaller
 from homeassistant.components import stt, tts
 from homeassistant.components.assist_pipeline import async_create_default_pipeline
@@ -46,7 +49,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.setup import async_setup_component
 
-AUDIO = Path(__file__).parent.parent / "assist" / "audio"
+AUDIO = Path(__file__).parents[2] / "assist" / "audio"
 TOKEN = "Zm9vYmFyLXNlY3JldC1hc3Npc3QtdG9rZW4tZm9yLXRlc3Rz"
 ALLOWED = "+46701111111"
 STRANGER = "+46702222222"
@@ -227,18 +230,22 @@ async def async_setup_assist_world(hass: HomeAssistant, engines: Engines) -> str
     return pipeline.id
 
 
-def assist_subentry(pipeline_id: str, **overrides: Any) -> ConfigSubentryData:
-    """Return an ``assist`` subentry answering ALLOWED."""
+def assist_subentry(
+    pipeline_id: str, number: Number, **overrides: Any
+) -> ConfigSubentryData:
+    """Return an ``assist`` subentry on websocket ``number``, answering ALLOWED."""
     return ConfigSubentryData(
         data={
             CONF_ASSIST_PIPELINE: pipeline_id,
             CONF_ASSIST_TOKEN: TOKEN,
             CONF_ASSIST_CALLERS: [ALLOWED],
+            CONF_ASSIST_NUMBER: number.number,
+            CONF_ASSIST_NUMBER_ID: number.id,
         }
         | overrides,
         subentry_type=SUBENTRY_ASSIST,
         title="Assist by phone",
-        unique_id=None,
+        unique_id=number.id,
     )
 
 

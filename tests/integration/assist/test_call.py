@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from aiohttp.test_utils import TestClient
 import pytest
@@ -21,46 +20,35 @@ from custom_components.elks.assist_call import AssistCall
 from custom_components.elks.const import CONF_CALLER_ID, DOMAIN, LOGGER
 from elks_simulator.websocket import WebSocketCaller
 from homeassistant.core import HomeAssistant
+from tests.integration.conftest import Elks, entry_data
 
-from .assist_env import (
-    ASSIST_COMPONENTS,
+from .env import (
     STRANGER,
     TOKEN,
+    WEBSOCKET_NUMBER,
     Engines,
     assist_subentry,
-    async_setup_assist_world,
     clip,
     phone,
     wav_bytes,
 )
-from .conftest import Elks, entry_data
-
-
-@pytest.fixture
-def http_components() -> dict[str, dict[str, Any]]:
-    """Everything Assist needs, set up before the HTTP server starts."""
-    return ASSIST_COMPONENTS
-
-
-@pytest.fixture
-def engines() -> Engines:
-    """Return what the test STT/TTS engines see."""
-    return Engines()
 
 
 @pytest.fixture
 async def assist_entry(
-    hass: HomeAssistant, hass_http: TestClient, elks: Elks, engines: Engines
+    hass: HomeAssistant, elks: Elks, pipeline_id: str
 ) -> MockConfigEntry:
     """Load the test account with an ``assist`` subentry."""
-    pipeline_id = await async_setup_assist_world(hass, engines)
+    number = elks.sim.add_number(
+        elks.account, WEBSOCKET_NUMBER, capabilities=("voice",)
+    )
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Home",
         unique_id=elks.account.id,
         data=entry_data(elks.base_url),
         options={CONF_CALLER_ID: "+46766860001"},
-        subentries_data=[assist_subentry(pipeline_id)],
+        subentries_data=[assist_subentry(pipeline_id, number)],
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
