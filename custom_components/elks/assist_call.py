@@ -53,6 +53,9 @@ PLAYBACK_SLACK_SECONDS = 2.0
 UNKNOWN_PLAYBACK_SECONDS = 30.0
 # No message from 46elks this long ends the call (it sends audio every 20 ms).
 SILENT_SOCKET_SECONDS = 10.0
+# Pipeline errors that the next turn would meet again: the call ends.
+PIPELINE_ERROR = "pipeline"
+FATAL_ERRORS = frozenset({PIPELINE_ERROR, "validation-error"})
 # Spoken when the caller says one of GOODBYES.
 FAREWELL = "Goodbye."
 GOODBYES = frozenset({"goodbye", "bye", "bye bye", "hang up", "hej då", "hejdå"})
@@ -166,6 +169,9 @@ class AssistCall:
             if _is_goodbye(turn.text):
                 await self._play(await self._speak(FAREWELL))
                 break
+            if turn.error in FATAL_ERRORS:
+                LOGGER.warning("Assist call: the Assist pipeline cannot run")
+                break
             if turn.tts_token is None:
                 quiet += 1
                 continue
@@ -177,6 +183,7 @@ class AssistCall:
     async def _turn(self) -> _Turn:
         """Run the pipeline once: STT of the next sentence, intent, TTS."""
         from homeassistant.components import assist_pipeline, stt  # noqa: PLC0415
+        from homeassistant.components.assist_pipeline.error import PipelineError  # noqa: PLC0415
 
         turn = _Turn()
         try:
@@ -197,9 +204,10 @@ class AssistCall:
                 conversation_id=self._conversation_id,
                 tts_audio_output={"preferred_format": "wav"},
             )
-        except assist_pipeline.PipelineNotFound:
-            LOGGER.warning("Assist call: the chosen Assist pipeline no longer exists")
-            turn.error = "pipeline-not-found"
+        except PipelineError as err:
+            # No such pipeline, or one without speech-to-text or text-to-speech.
+            LOGGER.debug("Assist call: %s", err)
+            turn.error = PIPELINE_ERROR
         return turn
 
     def _on_event(self, turn: _Turn) -> Callable[[PipelineEvent], None]:

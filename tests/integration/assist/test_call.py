@@ -19,6 +19,8 @@ from custom_components.elks.assist import DATA_ASSIST, PHONE_USER_NAME
 from custom_components.elks.assist_call import AssistCall
 from custom_components.elks.const import CONF_CALLER_ID, DOMAIN, LOGGER
 from elks_simulator.websocket import WebSocketCaller
+from homeassistant.components.assist_pipeline import async_update_pipeline
+from homeassistant.components.assist_pipeline.pipeline import async_get_pipeline
 from homeassistant.core import HomeAssistant
 from tests.integration.conftest import Elks, entry_data
 
@@ -360,3 +362,21 @@ async def test_bye_mid_sentence_ends_the_call(
     await caller.closed.wait()
     assert call.turns == 0
     assert engines.heard == []
+
+
+async def test_pipeline_without_speech_to_text_ends_the_call(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    pipeline_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A pipeline that cannot listen ends the call with ``bye``, no traceback."""
+    pipeline = async_get_pipeline(hass, pipeline_id)
+    await async_update_pipeline(hass, pipeline, stt_engine=None)
+    caller = phone(hass_http)
+    assert await caller.connect()
+    await caller.wait_for("bye")
+    await caller.closed.wait()
+    assert "cannot run" in caplog.text
+    assert "Traceback" not in caplog.text
