@@ -17,7 +17,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.elks.assist import DATA_ASSIST, PHONE_USER_NAME
 from custom_components.elks.assist_call import AssistCall
-from custom_components.elks.const import CONF_CALLER_ID, DOMAIN, LOGGER
+from custom_components.elks.const import (
+    CONF_CALLER_ID,
+    CONF_ONLY_46ELKS_SOURCES,
+    DOMAIN,
+    LOGGER,
+)
 from elks_simulator.websocket import WebSocketCaller
 from homeassistant.components.assist_pipeline import async_update_pipeline
 from homeassistant.components.assist_pipeline.pipeline import async_get_pipeline
@@ -380,3 +385,19 @@ async def test_pipeline_without_speech_to_text_ends_the_call(
     await caller.closed.wait()
     assert "cannot run" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_only_46elks_sources_refuses_other_addresses(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """With the option on, a WebSocket from elsewhere (here loopback) gets 403."""
+    hass.config_entries.async_update_entry(
+        assist_entry, options={**assist_entry.options, CONF_ONLY_46ELKS_SOURCES: True}
+    )
+    caller = phone(hass_http)
+    assert not await caller.connect()
+    assert caller.status == 403
+    assert engines.spoken == []
