@@ -143,13 +143,17 @@ class WebSocketCaller:
     async def say(self, pcm: bytes, *, stop_after: int | None = None) -> None:
         """Send ``pcm_16000`` audio in 20 ms frames, paced by ``time_scale``.
 
-        ``stop_after`` sends only that many frames (a sentence cut off).
+        ``stop_after`` sends only that many frames (a sentence cut off). Stops
+        quietly when the server ended the call.
         """
         assert self._ws is not None
         frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
         for frame in frames[:stop_after]:
             data = base64.b64encode(frame).decode()
-            await self._ws.send_json({"t": "audio", "data": data})
+            try:
+                await self._ws.send_json({"t": "audio", "data": data})
+            except aiohttp.ClientConnectionResetError:
+                return  # the other side ended the call
             await asyncio.sleep(FRAME_SECONDS * self.time_scale)
 
     async def silence(self, seconds: float) -> None:

@@ -51,6 +51,9 @@ MAX_ANSWER_BYTES = 10_000_000
 # unknown length).
 PLAYBACK_SLACK_SECONDS = 2.0
 UNKNOWN_PLAYBACK_SECONDS = 30.0
+# Messages taken from 46elks in one call: 15 minutes of 20 ms audio frames
+# (MAX_CALL_SECONDS) and some to spare.
+MAX_MESSAGES = 50_000
 # No message from 46elks this long ends the call (it sends audio every 20 ms).
 SILENT_SOCKET_SECONDS = 10.0
 # Pipeline errors that the next turn would meet again: the call ends.
@@ -125,7 +128,9 @@ class AssistCall:
         46elks sends audio every 20 ms for as long as the call lasts: a
         silent socket is a call that is gone.
         """
-        while not converse.done():
+        for _ in range(MAX_MESSAGES):
+            if converse.done():
+                return
             try:
                 raw = await self._ws.receive(timeout=SILENT_SOCKET_SECONDS)
             except TimeoutError:
@@ -140,6 +145,7 @@ class AssistCall:
                 return
             if not self._take(incoming):
                 return
+        LOGGER.debug("Assist call: ended after %s messages", MAX_MESSAGES)
 
     def _take(self, incoming: Incoming) -> bool:
         """Act on a message; False when the call is over."""

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.elks import assist_call
 from custom_components.elks.assist import DATA_ASSIST, PHONE_USER_NAME
 from custom_components.elks.assist_call import AssistCall
 from custom_components.elks.const import (
@@ -401,3 +402,21 @@ async def test_only_46elks_sources_refuses_other_addresses(
     assert not await caller.connect()
     assert caller.status == 403
     assert engines.spoken == []
+
+
+async def test_messages_per_call_are_bounded(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call that sends more messages than a call can have is ended."""
+    monkeypatch.setattr(assist_call, "MAX_MESSAGES", 10)
+    # Only the count can end it, not a silent socket.
+    monkeypatch.setattr(assist_call, "SILENT_SOCKET_SECONDS", 3600)
+    caller = phone(hass_http)
+    await greeted(caller)
+    call = running_call(hass)
+    await caller.silence(1.0)
+    await ended(call)
+    await caller.closed.wait()
