@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.elks import assist_call
+from custom_components.elks import assist, assist_call
 from custom_components.elks.assist import DATA_ASSIST, PHONE_USER_NAME
 from custom_components.elks.assist_call import AssistCall
 from custom_components.elks.const import (
@@ -420,3 +420,58 @@ async def test_messages_per_call_are_bounded(
     await caller.silence(1.0)
     await ended(call)
     await caller.closed.wait()
+
+
+async def test_silence_ends_the_call(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    engines: Engines,
+) -> None:
+    """Two turns without speech (the pipeline's 15 s timeout each) end the call."""
+    caller = phone(hass_http)
+    await greeted(caller)
+    call = running_call(hass)
+    await caller.silence(40.0)
+    await caller.wait_for("bye")
+    await ended(call)
+    assert call.turns == 2
+    assert engines.heard == [(15 * 32000, ""), (15 * 32000, "")]
+
+
+async def test_bad_message_ends_the_call_and_the_user_is_made_once(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+) -> None:
+    """A message 46elks would not send ends the call; the next call is the same user."""
+    users = []
+    for junk in ('{"t": "dance"}', '{"t": "audio", "data": "%%%"}'):
+        caller = phone(hass_http)
+        await greeted(caller)
+        call = running_call(hass)
+        await caller.send_raw(junk)
+        await ended(call)
+        await caller.closed.wait()
+        users.append(call._settings.user_id)  # noqa: SLF001
+    assert users[0] == users[1]
+    phone_users = [
+        u for u in await hass.auth.async_get_users() if u.name == PHONE_USER_NAME
+    ]
+    assert len(phone_users) == 1
+
+
+async def test_calls_at_once_are_bounded(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond MAX_CALLS talking at once, a new WebSocket is refused (503)."""
+    monkeypatch.setattr(assist, "MAX_CALLS", 1)
+    first = phone(hass_http)
+    await greeted(first)
+    second = phone(hass_http)
+    assert not await second.connect()
+    assert second.status == 503
+    await hang_up(hass, first)
