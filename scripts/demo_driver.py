@@ -44,6 +44,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from demo_assist import assist_yaml, link_voice_component, run_assist_turn  # noqa: E402
+
 from elks_simulator import (  # noqa: E402
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -112,7 +114,11 @@ def remove_stale_config_dirs() -> None:
 
 
 def configuration_yaml(
-    port: int, *, develop: bool, log_levels: dict[str, str] | None = None
+    port: int,
+    *,
+    develop: bool,
+    log_levels: dict[str, str] | None = None,
+    assist: bool = False,
 ) -> str:
     """Return a minimal ``configuration.yaml``: no ``default_config``.
 
@@ -147,6 +153,8 @@ def configuration_yaml(
     lines += [f"    {name}: {level}" for name, level in (log_levels or {}).items()]
     if develop:
         lines += ["frontend:", "config:", "history:", "logbook:"]
+    if assist:
+        lines += assist_yaml()
     return "\n".join(lines) + "\n"
 
 
@@ -156,6 +164,7 @@ def prepare_config_dir(
     *,
     develop: bool,
     log_levels: dict[str, str] | None = None,
+    assist: bool = False,
 ) -> None:
     """Write the configuration, link the integration, pre-seed onboarding.
 
@@ -167,7 +176,7 @@ def prepare_config_dir(
     """
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(
-        configuration_yaml(port, develop=develop, log_levels=log_levels),
+        configuration_yaml(port, develop=develop, log_levels=log_levels, assist=assist),
         encoding="utf-8",
     )
     custom = config_dir / "custom_components"
@@ -179,6 +188,8 @@ def prepare_config_dir(
         else:
             shutil.rmtree(link)
     link.symlink_to(REPO / "custom_components" / "elks", target_is_directory=True)
+    if assist:
+        link_voice_component(custom)
     storage = config_dir / ".storage"
     storage.mkdir(exist_ok=True)
     # Home Assistant 2026.10 keeps HTTP settings in storage and asks in the
@@ -652,6 +663,8 @@ class Stack:
     time_scale: float
     sim_port: int = 0
     develop: bool = False
+    # scripts/demo --assist: Assist and the stand-in speech engines too.
+    assist: bool = False
     sim: TimedSimulator = field(init=False)
     seed: DemoSeed = field(init=False)
     hass: HassProcess = field(init=False)
@@ -669,7 +682,9 @@ class Stack:
         if self.develop:
             _keep_account_id(self.sim, self.seed, DEVELOP_ACCOUNT_ID)
         release_stale_run_lock(self.config_dir)
-        prepare_config_dir(self.config_dir, self.port, develop=self.develop)
+        prepare_config_dir(
+            self.config_dir, self.port, develop=self.develop, assist=self.assist
+        )
         await self.hass.start()
 
     async def stop(self) -> None:
@@ -745,7 +760,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     remove_stale_config_dirs()
     config_dir = DEMO_DIR / f"config-{os.getpid()}"
     shutil.rmtree(config_dir, ignore_errors=True)
-    stack = Stack(config_dir, _free_port(), args.time_scale)
+    stack = Stack(config_dir, _free_port(), args.time_scale, assist=args.assist)
     ok = False
     try:
         async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:
@@ -774,7 +789,12 @@ async def run_demo(args: argparse.Namespace) -> int:
             )
             ws = await HassWebSocket.connect(session, hass.url, api.token or "")
             try:
-                ok = await _place_call(args, stack, api, ws, entry["entry_id"])
+                if args.assist:
+                    ok = await run_assist_turn(
+                        stack, api, ws, entry["entry_id"], args.time_scale
+                    )
+                else:
+                    ok = await _place_call(args, stack, api, ws, entry["entry_id"])
             finally:
                 await ws.close()
             packages = installed_at_start(hass.log_file)
@@ -1008,6 +1028,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--call-timeout", type=float, default=60.0)
     demo.add_argument(
         "--keep", action="store_true", help="keep the config dir after success"
+    )
+    demo.add_argument(
+        "--assist",
+        action="store_true",
+        help="talk one turn to Assist by phone instead of placing a call",
     )
     develop = modes.add_parser("develop", help="run the stack until Ctrl-C")
     develop.add_argument("--port", type=int, default=8123)

@@ -19,6 +19,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
+from .assist import assist_claims, async_setup_assist
 from .audio import async_setup_audio
 from .const import CONF_BASE_URL, DOMAIN, LOGGER, signal_recipients_added
 from .coordinator import ElksAccountCoordinator
@@ -43,6 +44,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions and the view serving spoken messages."""
     async_setup_services(hass)
     async_setup_audio(hass)
+    async_setup_assist(hass)
     return True
 
 
@@ -75,6 +77,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     numbers = NumberBindings(hass, entry, client)
     await numbers.async_load()
     entry.async_on_unload(numbers.async_unload)
+    entry.async_on_unload(numbers.async_add_claims(lambda: assist_claims(hass, entry)))
     entry.runtime_data = ElksData(
         client,
         coordinator,

@@ -44,6 +44,7 @@ from .api import (
     InvalidNumberError,
     normalize_number,
 )
+from .assist_flow import AssistSubentryFlow
 from .const import (
     CONF_ADVANCED,
     CONF_BASE_URL,
@@ -59,6 +60,7 @@ from .const import (
     LOGGER,
     MAX_RING_TIMEOUT,
     MIN_RING_TIMEOUT,
+    SUBENTRY_ASSIST,
     SUBENTRY_RECIPIENT,
 )
 from .runtime import ElksConfigEntry
@@ -180,8 +182,11 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ElksConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Recipients: people notify entities call."""
-        return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
+        """Recipients (people notify entities call) and Assist by phone."""
+        return {
+            SUBENTRY_RECIPIENT: RecipientSubentryFlow,
+            SUBENTRY_ASSIST: AssistSubentryFlow,
+        }
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None

@@ -94,3 +94,15 @@ ELKS_WEBHOOK_SOURCES: Final = (
     "185.39.146.243",
     "2001:9b0:2:902::199",
 )
+
+# Assist by phone (assist.py): an ``assist`` subentry's data.
+SUBENTRY_ASSIST: Final = "assist"
+CONF_ASSIST_PIPELINE: Final = "pipeline"
+CONF_ASSIST_TOKEN: Final = "token"
+CONF_ASSIST_CALLERS: Final = "callers"
+CONF_ASSIST_GREETING: Final = "greeting"
+CONF_ASSIST_NUMBER: Final = "websocket_number"
+CONF_ASSIST_NUMBER_ID: Final = "websocket_number_id"
+CONF_ASSIST_DIAL_IN: Final = "dial_in_number"
+CONF_ASSIST_DIAL_IN_ID: Final = "dial_in_number_id"
+DEFAULT_ASSIST_GREETING: Final = "Hello, this is Home Assistant. How can I help?"

@@ -268,7 +268,7 @@ class ElksWebhook:
         """
         if request.method != METH_POST:
             return web.Response(status=HTTPStatus.METHOD_NOT_ALLOWED)
-        if self._entry.options.get(CONF_ONLY_46ELKS_SOURCES) and not _from_46elks(
+        if self._entry.options.get(CONF_ONLY_46ELKS_SOURCES) and not from_46elks(
             hass, request
         ):
             LOGGER.warning(
@@ -355,7 +355,7 @@ class ElksWebhook:
 _SOURCES = frozenset(ip_address(address) for address in ELKS_WEBHOOK_SOURCES)
 
 
-def _from_46elks(hass: HomeAssistant, request: web.Request | MockRequest) -> bool:
+def from_46elks(hass: HomeAssistant, request: web.Request | MockRequest) -> bool:
     """Whether a request comes from one of 46elks' published addresses.
 
     ``request.remote`` is the client address as Home Assistant's HTTP

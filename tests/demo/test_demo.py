@@ -99,6 +99,21 @@ def test_demo_places_a_call_that_ends_in_success() -> None:
     assert not _processes_using(config_dir)
 
 
+def test_demo_assist_talks_one_turn_and_the_light_goes_on() -> None:
+    """``--assist``: the transcript of one turn and the light's change, by phone."""
+    if missing := _missing_demo_requirements():
+        pytest.skip(f"Home Assistant's start requirements are not installed: {missing}")
+    code, output = _run_demo("--assist")
+
+    assert code == 0, output
+    assert "voice_start = ws://127.0.0.1:" in output
+    assert output.count("/api/elks/assist/<secret>") == 1, output
+    assert 'caller says (1.8 s of audio): "turn on the kitchen light"' in output
+    assert 'Assist answers: "Turned on the light"' in output
+    assert "light.kitchen_light: off -> on (by user '46elks phone')" in output
+    assert not _processes_using(_config_dir(output))
+
+
 def test_demo_failure_is_one_line_and_stops_everything() -> None:
     """A refused action fails the demo with a clear line; nothing keeps running."""
     if missing := _missing_demo_requirements():

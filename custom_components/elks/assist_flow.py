@@ -1,0 +1,196 @@
+"""Setting up Assist by phone: the ``assist`` subentry's flow.
+
+The user picks an Assist pipeline, the account's websocket number (whose
+``voice_start`` becomes the WebSocket URL), optionally a number to dial in
+on (connected to the websocket number), and the callers allowed to talk.
+Numbers that lead elsewhere now are shown by host only (a full URL may hold
+somebody's secret) and taken over only after the user confirms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import probatio
+
+from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+)
+
+from .api import ElksError, InvalidNumberError, PhoneNumber, normalize_number
+from .assist import is_assist_url, new_token, websocket_url
+from .const import (
+    CONF_ASSIST_CALLERS,
+    CONF_ASSIST_DIAL_IN,
+    CONF_ASSIST_DIAL_IN_ID,
+    CONF_ASSIST_GREETING,
+    CONF_ASSIST_NUMBER,
+    CONF_ASSIST_NUMBER_ID,
+    CONF_ASSIST_PIPELINE,
+    CONF_ASSIST_TOKEN,
+    DEFAULT_ASSIST_GREETING,
+)
+from .numbers import describe_target
+
+# The "preferred pipeline" choice: Assist's preferred pipeline at each call.
+PREFERRED = "preferred"
+NO_DIAL_IN = "none"
+MAX_CALLERS = 20
+
+
+def _previous(field: str) -> str:
+    return f"previous_{field}"
+
+
+class AssistSubentryFlow(ConfigSubentryFlow):
+    """Add Assist by phone to a 46elks account."""
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._numbers: dict[str, PhoneNumber] = {}
+        self._data: dict[str, Any] = {}
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Choose the pipeline, the numbers and the callers."""
+        if "assist_pipeline" not in self.hass.config.components:
+            return self.async_abort(reason="no_assist")
+        entry = self._get_entry()
+        if not self._numbers:
+            try:
+                numbers = await entry.runtime_data.client.list_numbers()
+            except ElksError:
+                return self.async_abort(reason="cannot_connect")
+            self._numbers = {n.id: n for n in numbers if n.can_call_from}
+        if not self._numbers:
+            return self.async_abort(reason="no_voice_numbers")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = self._check(user_input)
+            if not errors:
+                return await self.async_step_confirm()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                self._schema(), user_input or {}
+            ),
+            errors=errors,
+        )
+
+    def _schema(self) -> probatio.Schema:
+        from homeassistant.components.assist_pipeline import async_get_pipelines  # noqa: PLC0415
+
+        pipelines = [SelectOptionDict(value=PREFERRED, label=PREFERRED)] + [
+            SelectOptionDict(value=p.id, label=p.name)
+            for p in async_get_pipelines(self.hass)
+        ]
+        numbers = [
+            SelectOptionDict(value=n.id, label=n.number) for n in self._numbers.values()
+        ]
+        dropdown = SelectSelectorMode.DROPDOWN
+        return probatio.Schema(
+            {
+                probatio.Required(CONF_ASSIST_PIPELINE, default=PREFERRED): (
+                    SelectSelector(
+                        SelectSelectorConfig(options=pipelines, mode=dropdown)
+                    )
+                ),
+                probatio.Required(CONF_ASSIST_NUMBER): SelectSelector(
+                    SelectSelectorConfig(options=numbers, mode=dropdown)
+                ),
+                probatio.Required(CONF_ASSIST_DIAL_IN, default=NO_DIAL_IN): (
+                    SelectSelector(
+                        SelectSelectorConfig(
+                            options=[
+                                SelectOptionDict(value=NO_DIAL_IN, label="-"),
+                                *numbers,
+                            ],
+                            mode=dropdown,
+                        )
+                    )
+                ),
+                probatio.Required(CONF_ASSIST_CALLERS): TextSelector(
+                    TextSelectorConfig(multiple=True)
+                ),
+                probatio.Optional(
+                    CONF_ASSIST_GREETING, default=DEFAULT_ASSIST_GREETING
+                ): TextSelector(),
+            }
+        )
+
+    def _check(self, user_input: dict[str, Any]) -> dict[str, str]:
+        """Check the form; keep what the subentry will hold."""
+        number_id = user_input[CONF_ASSIST_NUMBER]
+        dial_in_id = user_input.get(CONF_ASSIST_DIAL_IN, NO_DIAL_IN)
+        if number_id not in self._numbers:
+            return {CONF_ASSIST_NUMBER: "unknown_number"}
+        if dial_in_id == number_id:
+            return {CONF_ASSIST_DIAL_IN: "same_number"}
+        if dial_in_id != NO_DIAL_IN and dial_in_id not in self._numbers:
+            return {CONF_ASSIST_DIAL_IN: "unknown_number"}
+        callers: list[str] = []
+        try:
+            for caller in user_input.get(CONF_ASSIST_CALLERS) or []:
+                if caller.strip() and (n := normalize_number(caller)) not in callers:
+                    callers.append(n)
+        except InvalidNumberError:
+            return {CONF_ASSIST_CALLERS: "invalid_number"}
+        if not callers or len(callers) > MAX_CALLERS:
+            return {CONF_ASSIST_CALLERS: "callers_count"}
+        token = new_token()
+        if websocket_url(self.hass, token) is None:
+            return {"base": "no_public_url"}
+        pipeline = user_input[CONF_ASSIST_PIPELINE]
+        self._data = {
+            CONF_ASSIST_PIPELINE: None if pipeline == PREFERRED else pipeline,
+            CONF_ASSIST_TOKEN: token,
+            CONF_ASSIST_CALLERS: callers,
+            CONF_ASSIST_GREETING: user_input.get(CONF_ASSIST_GREETING)
+            or DEFAULT_ASSIST_GREETING,
+        }
+        self._add_number(CONF_ASSIST_NUMBER, CONF_ASSIST_NUMBER_ID, number_id)
+        if dial_in_id != NO_DIAL_IN:
+            self._add_number(CONF_ASSIST_DIAL_IN, CONF_ASSIST_DIAL_IN_ID, dial_in_id)
+        return {}
+
+    def _add_number(self, key: str, id_key: str, number_id: str) -> None:
+        number = self._numbers[number_id]
+        self._data[key] = number.number
+        self._data[id_key] = number_id
+        self._data[_previous(key)] = number.voice_start
+
+    def _taken_over(self) -> list[str]:
+        """Return the chosen numbers that lead somewhere else now, with where."""
+        return [
+            f"{self._data[key]} → {describe_target(self._data[_previous(key)])}"
+            for key in (CONF_ASSIST_NUMBER, CONF_ASSIST_DIAL_IN)
+            if key in self._data
+            and self._data[_previous(key)]
+            and not is_assist_url(self._data[_previous(key)])
+        ]
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Ask before numbers that lead elsewhere are pointed at Home Assistant."""
+        taken = self._taken_over()
+        if user_input is None and taken:
+            return self.async_show_form(
+                step_id="confirm",
+                description_placeholders={"numbers": ", ".join(taken)},
+            )
+        for subentry in self._get_entry().subentries.values():
+            if subentry.unique_id == self._data[CONF_ASSIST_NUMBER_ID]:
+                return self.async_abort(reason="already_configured")
+        return self.async_create_entry(
+            title=f"Assist by phone {self._data[CONF_ASSIST_NUMBER]}",
+            data=self._data,
+            unique_id=self._data[CONF_ASSIST_NUMBER_ID],
+        )

@@ -1,0 +1,1 @@
+"""Assist by phone: test material."""

@@ -1,0 +1,1 @@
+"""Recorded test speech (see generate.py)."""

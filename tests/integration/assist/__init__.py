@@ -1,0 +1,1 @@
+"""Assist by phone through a real Home Assistant."""
