@@ -1043,6 +1043,7 @@ class Simulator:
             finally:
                 if (call := self.calls.get(item.call_id)) is not None:
                     call.finished.set()
+                self.sms.released(item.call_id)
 
     async def _deliver(
         self,

@@ -210,20 +210,30 @@ class SmsService:
         return form
 
     async def wait_reported(self, sms_id: str, timeout: float = 60.0) -> SimSms:
-        """Wait (real seconds) until the message's report went out (or was held)."""
+        """Wait (real seconds) until the message's report went out (every attempt).
+
+        A held report counts once ``release_webhooks`` delivered it.
+        """
         sms = self.sent[sms_id]
         async with asyncio.timeout(timeout):
             await sms.reported.wait()
         return sms
 
     async def _deliver(self, sms: SimSms) -> None:
+        held = False
         try:
-            await self._deliver_and_report(sms)
+            held = await self._deliver_and_report(sms)
         finally:
+            if not held:
+                sms.reported.set()
+
+    def released(self, sms_id: str) -> None:
+        """Note that a held report was delivered after ``release_webhooks``."""
+        if (sms := self.sent.get(sms_id)) is not None:
             sms.reported.set()
 
-    async def _deliver_and_report(self, sms: SimSms) -> None:
-        """Deliver the message, then report it to ``whendelivered``."""
+    async def _deliver_and_report(self, sms: SimSms) -> bool:
+        """Deliver the message, then report it; True when the report is held."""
         sms.status = "sent"
         await self._sim.sleep_scaled(1.0)
         if sms.to in self.failing:
@@ -232,20 +242,21 @@ class SmsService:
             sms.status = "delivered"
             sms.delivered = self._sim.timestamp()
         if not sms.whendelivered:
-            return
+            return False
         form = self.report_form(sms)
         faults = self._sim.faults
         if faults.holding_webhooks:
             faults.held.append(
                 HeldWebhook(sms.id, sms.whendelivered, form, "whendelivered")
             )
-            return
+            return True
         for _ in range(2 if faults.duplicate_webhooks else 1):
             sms.reports.append(
                 await self._sim.deliver(
                     sms.whendelivered, form, "whendelivered", sms.id
                 )
             )
+        return False
 
     async def receive_sms(self, *, from_: str, to: str, message: str) -> ReceivedSms:
         """Have ``from_`` text ``message`` to the account's number ``to``.

@@ -22,6 +22,7 @@ from .reconcile import CallReconciler
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
 from .signals import CallSignals
+from .sms import SmsSender, async_remove_stored_sms
 from .tracker import CallTracker, async_remove_stored_calls
 from .webhook import ElksWebhook
 
@@ -49,13 +50,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     # Checks the credentials too: 401 starts reauth, anything else retries.
     await coordinator.async_config_entry_first_refresh()
 
-    signals = CallSignals(
-        hass, entry.entry_id, async_register_account_device(hass, entry)
-    )
+    device_id = async_register_account_device(hass, entry)
+    signals = CallSignals(hass, entry.entry_id, device_id)
     tracker = CallTracker(hass, entry.entry_id, signals)
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)
     elks_webhook = ElksWebhook(hass, entry, tracker)
+    sms = SmsSender(
+        hass, entry, client, elks_webhook, device_id, lambda: coordinator.data
+    )
     dialer = Dialer(hass, entry, client, tracker, signals, elks_webhook.hangup_url)
     entry.async_on_unload(dialer.escalations.async_unload)
     reconciler = CallReconciler(hass, entry, client, tracker)
@@ -67,8 +70,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         dialer,
         reconciler,
         subentries_snapshot(entry.subentries),
+        sms,
     )
     await elks_webhook.async_setup()
+    await sms.async_setup()
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.
@@ -111,6 +116,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> Non
     """Forget stored calls and the cloudhook of a removed account."""
     await async_remove_stored_calls(hass, entry.entry_id)
     await async_remove_stored_escalations(hass, entry.entry_id)
+    await async_remove_stored_sms(hass, entry.entry_id)
     if "cloud" in hass.config.components:
         from homeassistant.components import cloud  # noqa: PLC0415
 

@@ -93,3 +93,13 @@ ELKS_WEBHOOK_SOURCES: Final = (
     "185.39.146.243",
     "2001:9b0:2:902::199",
 )
+
+SERVICE_SEND_SMS: Final = "send_sms"
+ATTR_FLASH: Final = "flash"
+ATTR_DRY_RUN: Final = "dry_run"
+EVENT_SMS_STATUS: Final = "elks_sms_status"
+
+
+def signal_sms_updated(entry_id: str) -> str:
+    """Dispatcher signal sent when an SMS of ``entry_id`` was sent or reported."""
+    return f"{DOMAIN}_{entry_id}_sms_updated"

@@ -45,4 +45,5 @@ async def async_get_config_entry_diagnostics(
         "escalations_running": runtime.escalations.running_count,
         "recipients": len(entry.subentries),
         "balance_update_ok": runtime.coordinator.last_update_success,
+        "sms": runtime.sms.sizes,
     }

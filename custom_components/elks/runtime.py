@@ -17,6 +17,7 @@ from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .escalation import EscalationManager
 from .reconcile import CallReconciler
+from .sms import SmsSender
 from .tracker import CallTracker
 from .webhook import ElksWebhook
 
@@ -34,6 +35,7 @@ class ElksData:
     # Recipients as set up (copied: Home Assistant updates subentries in
     # place); a changed one reloads the entry, new ones are added in place.
     subentries: dict[str, tuple[str, dict[str, Any]]]
+    sms: SmsSender
 
     @property
     def account(self) -> Account:
