@@ -51,6 +51,7 @@ from .const import (
     CONF_LANGUAGE,
     CONF_LOW_BALANCE,
     CONF_ONLY_46ELKS_SOURCES,
+    CONF_REACH_BY,
     CONF_RECIPIENT_NUMBER,
     CONF_RING_TIMEOUT,
     CONF_TTS_ENGINE,
@@ -61,6 +62,7 @@ from .const import (
     MIN_RING_TIMEOUT,
     SUBENTRY_RECIPIENT,
 )
+from .models import ReachBy
 from .runtime import ElksConfigEntry
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -139,6 +141,14 @@ _RECIPIENT_SCHEMA = probatio.Schema(
         probatio.Required(CONF_NAME): str,
         probatio.Required(CONF_RECIPIENT_NUMBER): TextSelector(
             TextSelectorConfig(type=TextSelectorType.TEL)
+        ),
+        # Recipients added before SMS had no choice: they are called.
+        probatio.Required(CONF_REACH_BY, default=ReachBy.CALL): SelectSelector(
+            SelectSelectorConfig(
+                options=list(ReachBy),
+                translation_key=CONF_REACH_BY,
+                mode=SelectSelectorMode.LIST,
+            )
         ),
     }
 )
@@ -437,7 +447,9 @@ def _parse_recipient(
         number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
     except InvalidNumberError:
         return None, {CONF_RECIPIENT_NUMBER: "invalid_number"}
-    return (user_input[CONF_NAME].strip(), {CONF_RECIPIENT_NUMBER: number}), {}
+    reach_by = ReachBy(user_input.get(CONF_REACH_BY, ReachBy.CALL))
+    data = {CONF_RECIPIENT_NUMBER: number, CONF_REACH_BY: reach_by.value}
+    return (user_input[CONF_NAME].strip(), data), {}
 
 
 def _flatten(user_input: Mapping[str, Any]) -> dict[str, Any]:

@@ -103,3 +103,6 @@ EVENT_SMS_STATUS: Final = "elks_sms_status"
 def signal_sms_updated(entry_id: str) -> str:
     """Dispatcher signal sent when an SMS of ``entry_id`` was sent or reported."""
     return f"{DOMAIN}_{entry_id}_sms_updated"
+
+
+CONF_REACH_BY: Final = "reach_by"

@@ -387,3 +387,21 @@ class CallResult:
             "escalation_id": self.escalation.id,
             "first_call": self.first_call.as_dict() if self.first_call else {},
         }
+
+
+class ReachBy(StrEnum):
+    """How a recipient's notify entity reaches them (recipient option)."""
+
+    CALL = "call"
+    SMS = "sms"
+    BOTH = "both"
+
+    @property
+    def calls(self) -> bool:
+        """Whether the recipient is called."""
+        return self is not ReachBy.SMS
+
+    @property
+    def texts(self) -> bool:
+        """Whether the recipient gets an SMS."""
+        return self is not ReachBy.CALL
