@@ -56,10 +56,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)
     elks_webhook = ElksWebhook(hass, entry, tracker)
-    sms = SmsSender(
-        hass, entry, client, elks_webhook, device_id, lambda: coordinator.data
+    sms = SmsSender(hass, entry, client, elks_webhook, device_id, coordinator)
+    dialer = Dialer(
+        hass,
+        entry,
+        client,
+        tracker,
+        signals,
+        elks_webhook.hangup_url,
+        sms.async_text,
     )
-    dialer = Dialer(hass, entry, client, tracker, signals, elks_webhook.hangup_url)
     entry.async_on_unload(dialer.escalations.async_unload)
     reconciler = CallReconciler(hass, entry, client, tracker)
     entry.runtime_data = ElksData(

@@ -106,3 +106,6 @@ def signal_sms_updated(entry_id: str) -> str:
 
 
 CONF_REACH_BY: Final = "reach_by"
+ATTR_SMS_FIRST: Final = "sms_first"
+ATTR_SMS_FALLBACK: Final = "sms_fallback"
+ATTR_SMS_MESSAGE: Final = "sms_message"

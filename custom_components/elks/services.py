@@ -46,6 +46,9 @@ from .const import (
     ATTR_REPEAT,
     ATTR_REQUIRE_ACK,
     ATTR_ROUNDS,
+    ATTR_SMS_FALLBACK,
+    ATTR_SMS_FIRST,
+    ATTR_SMS_MESSAGE,
     ATTR_TIMEOUT,
     ATTR_TO,
     ATTR_TTS_ENGINE,
@@ -108,6 +111,11 @@ CALL_SCHEMA = probatio.Schema(
             probatio.Coerce(int), probatio.Range(min=1, max=10)
         ),
         probatio.Optional(ATTR_WAIT, default=False): cv.boolean,
+        probatio.Optional(ATTR_SMS_FIRST, default=False): cv.boolean,
+        probatio.Optional(ATTR_SMS_FALLBACK, default=False): cv.boolean,
+        probatio.Optional(ATTR_SMS_MESSAGE): probatio.All(
+            cv.string, probatio.Length(min=1, max=MAX_SMS_LENGTH)
+        ),
     }
 )
 
@@ -239,6 +247,23 @@ def call_plan(data: Mapping[str, Any]) -> CallPlan:
     )
 
 
+def _escalation_sms(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the SMS an escalation sends: its text, first and/or as fallback."""
+    first, fallback = data.get(ATTR_SMS_FIRST), data.get(ATTR_SMS_FALLBACK)
+    if not first and not fallback:
+        return {}
+    if data.get(ATTR_MODE) != "sequential":
+        raise invalid("sms_needs_sequential")
+    text = data.get(ATTR_SMS_MESSAGE) or data.get(ATTR_MESSAGE)
+    if not text:
+        raise invalid("sms_needs_text")
+    return {
+        "sms_text": str(text)[:MAX_SMS_LENGTH],
+        "sms_first": bool(first),
+        "sms_fallback": bool(fallback),
+    }
+
+
 def call_request(data: Mapping[str, Any], options: Mapping[str, Any]) -> CallRequest:
     """Return the request for ``elks.call`` data (validated by CALL_SCHEMA).
 
@@ -269,6 +294,7 @@ def call_request(data: Mapping[str, Any], options: Mapping[str, Any]) -> CallReq
         rounds=data[ATTR_ROUNDS],
         require_ack=data[ATTR_REQUIRE_ACK],
         wait=data[ATTR_WAIT],
+        **_escalation_sms(data),
     )
 
 

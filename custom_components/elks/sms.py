@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
@@ -31,7 +31,6 @@ from homeassistant.util.json import JsonObjectType
 from .api import (
     FINAL_SMS_STATUSES,
     MONEY_UNITS_PER_CURRENCY_UNIT,
-    Account,
     ElksClient,
     ElksError,
     InvalidSenderError,
@@ -41,6 +40,7 @@ from .api import (
     validate_sender,
 )
 from .const import CONF_CALLER_ID, DOMAIN, EVENT_SMS_STATUS, LOGGER, signal_sms_updated
+from .coordinator import ElksAccountCoordinator
 from .dialer import failure_for, invalid
 from .models import FailureCode, WebhookRoute, iso_timestamp
 from .webhook import ElksWebhook
@@ -175,14 +175,14 @@ class SmsSender:
         client: ElksClient,
         webhook: ElksWebhook,
         device_id: str,
-        account: Callable[[], Account],
+        coordinator: ElksAccountCoordinator,
     ) -> None:
         """Send through ``client``; reports come through ``webhook``.
 
-        ``account`` returns the account as last polled (its mobile number).
+        ``coordinator`` has the account as last polled (its mobile number).
         """
         self._hass = hass
-        self._account = account
+        self._coordinator = coordinator
         self._entry = entry
         self._client = client
         self._webhook = webhook
@@ -261,7 +261,7 @@ class SmsSender:
                 LOGGER.warning("Could not read the account's numbers: %s", err)
                 return None
             own = {n.number for n in numbers if n.can_receive_sms}
-            if mobile := self._account().mobilenumber:
+            if mobile := self._coordinator.data.mobilenumber:
                 own.add(mobile)
             self._numbers = (now, frozenset(own))
         return self._numbers[1]
