@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .models import DeliveryKind
 
-type FaultKind = Literal["fail", "delay", "drop", "answer", "echo"]
+type FaultKind = Literal["fail", "delay", "drop", "answer", "echo", "hold"]
 type CallFormPredicate = Callable[[Mapping[str, str]], bool]
 
 
@@ -24,6 +25,7 @@ class RequestFault:
     body: str = "Internal Server Error"
     seconds: float = 0.0
     after_processing: bool = False
+    gate: asyncio.Event | None = None
 
     def matches(self, method: str, path: str) -> bool:
         """Return True if the fault applies to this request."""
@@ -125,6 +127,19 @@ class Faults:
         self.request_faults.append(
             RequestFault("delay", path, method, count, seconds=seconds)
         )
+
+    def hold_response_next(
+        self, path: str | None = "/a1/calls", method: str | None = None
+    ) -> asyncio.Event:
+        """Process the next matching request; answer it only once the returned event is set.
+
+        Forces "46elks acted on the request before its answer arrived" (a
+        call answered and asking for its first step, say) without a clock.
+        Stopping the simulator answers it too.
+        """
+        gate = asyncio.Event()
+        self.request_faults.append(RequestFault("hold", path, method, 1, gate=gate))
+        return gate
 
     def drop_next(
         self,

@@ -579,6 +579,8 @@ class Simulator:
             response = await self._dispatch(request, lowered, form, body)
             if fault is not None and fault.kind == "drop":
                 return self._drop(request)
+            if fault is not None and fault.gate is not None:
+                await _first_set(fault.gate, self._stopping)
             if fault is not None and fault.kind == "delay":
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(fault.seconds):
@@ -1373,3 +1375,13 @@ def _basic_username(request: web.Request) -> str | None:
 
 def _unauthorized() -> web.Response:
     return _text(401, "Unauthorized", **{"WWW-Authenticate": 'Basic realm="46elks"'})
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -40,6 +40,8 @@ _WEBHOOK_ID_LIKE = re.compile(r"[0-9A-Fa-f]{40,}")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]+")
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
 # What a 46elks id looks like; anything else must not become part of a path.
+# Answers of a proxy in front of 46elks that may have passed the request on.
+GATEWAY_ERRORS = frozenset({502, 504})
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
 SMS_STATUSES: Final = ("created", "sent", "delivered", "failed")
@@ -674,6 +676,12 @@ class ElksClient:
             raise ElksAuthenticationError(shown or "unauthorized")
         if status == 429:
             raise ElksRateLimitedError(_parse_retry_after(retry_after))
+        if status in GATEWAY_ERRORS and not idempotent:
+            # A proxy's answer: 46elks behind it may have carried the request out.
+            raise ElksCallOutcomeUnknownError(
+                f"{path}: HTTP {status} from a gateway, the request may have been"
+                f" carried out: {shown or 'no text'}"
+            )
         if status >= 400:
             raise ElksRequestError(status, shown or f"HTTP {status}")
         if status >= 300:

@@ -16,6 +16,7 @@ from .api import Account, ElksClient
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .escalation import EscalationManager
+from .numbers import NumberBindings
 from .reconcile import CallReconciler
 from .sms import SmsSender
 from .tracker import CallTracker
@@ -32,6 +33,7 @@ class ElksData:
     tracker: CallTracker
     dialer: Dialer
     reconciler: CallReconciler
+    numbers: NumberBindings
     # Recipients as set up (copied: Home Assistant updates subentries in
     # place); a changed one reloads the entry, new ones are added in place.
     subentries: dict[str, tuple[str, dict[str, Any]]]

@@ -543,14 +543,27 @@ async def test_answer_before_call_response(
     hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
 ) -> None:
     """46elks asking for the first step before our POST returned still gets it."""
-    elks.sim.faults.delay_next(0.3)
+    response_sent = elks.sim.faults.hold_response_next()
+    tracker = loaded_entry.runtime_data.tracker
+    asked = asyncio.Event()
+    flow_request = tracker.async_flow_request
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.set()
+        return await flow_request(*args, **kwargs)
+
+    tracker.async_flow_request = spy  # type: ignore[method-assign]
     events = async_capture_events(hass, EVENT_CALL_ENDED)
-    [placed] = (await call(hass, to=PRESSES_1, play="sound/beep", require_ack=True))[
-        "calls"
-    ]
+    placing = hass.async_create_task(
+        call(hass, to=PRESSES_1, play="sound/beep", require_ack=True)
+    )
+    # The call was answered and its first step asked for while 46elks'
+    # answer to our POST is still held: the step must wait for the placement.
+    await asked.wait()
+    assert not placing.done()
+    response_sent.set()
+    [placed] = (await placing)["calls"]
     await ended(hass, elks, [placed["id"]])
-    # Answered 1 ms after dialling, 300 ms before our POST returned: had the
-    # first step not waited for the placement, the call would have hung up.
     first_flow = next(d for d in elks.sim.deliveries if d.kind == "voice_start")
     assert "ivr" in json.loads(first_flow.response_text)
     assert events[0].data["outcome"] == "acknowledged"

@@ -69,7 +69,7 @@ async def test_cancelled_call_action_keeps_the_tracker_right(
     events = async_capture_events(hass, EVENT_CALL_ENDED)
     elks.sim.faults.hold_webhooks()
     # 46elks places the call but its answer is held until the test ends.
-    elks.sim.faults.delay_next(3600)
+    elks.sim.faults.hold_response_next()
     await hass.services.async_call("script", "turn_on", {"entity_id": SCRIPT})
     call_id = await _wait_for_sim_call(elks)
     await elks.sim.wait_webhook_held(call_id)

@@ -130,7 +130,7 @@ async def test_first_call_in_flight_at_stop(
     """Stored before its first POST /a1/calls; a stop while it is in flight is reported."""
     elks.sim.faults.hold_webhooks()
     # 46elks answers the first POST only when the simulator stops.
-    elks.sim.faults.delay_next(60)
+    elks.sim.faults.hold_response_next()
     action = asyncio.create_task(call(hass, **ALARM, timeout=300))
     await until(elks.call_posts)
     # The POST reached 46elks: the escalation was written before it was sent.

@@ -22,7 +22,6 @@ from .test_call import SENSOR, call
     ("status", "key", "message"),
     [
         (500, "call_rejected", "Internal Server Error"),
-        (502, "call_rejected", "Bad gateway"),
         (503, "call_rejected", "Service Unavailable"),
         (402, "call_rejected", "Insufficient credits"),
         (429, "call_rate_limited", None),
@@ -73,7 +72,8 @@ async def test_timeout_is_not_retried_and_the_call_is_adopted(
     monkeypatch.setattr(api, "REQUEST_TIMEOUT", 0.3)
     assert await hass.config_entries.async_reload(loaded_entry.entry_id)
     events = async_capture_events(hass, EVENT_CALL_ENDED)
-    elks.sim.faults.delay_next(1.0)
+    # 46elks places the call; its answer comes only after our timeout.
+    response_sent = elks.sim.faults.hold_response_next()
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, to=ANSWERS, play="sound/beep")
     assert err.value.translation_key == "call_outcome_unknown"
@@ -81,11 +81,30 @@ async def test_timeout_is_not_retried_and_the_call_is_adopted(
     assert len(elks.call_posts()) == 1
 
     # It did reach 46elks: its hangup is recognised although its id never was.
+    response_sent.set()
     [sim_call] = elks.sim.calls.values()
     await elks.sim.wait_call_finished(sim_call.id)
     await hass.async_block_till_done()
     assert [e.data["call_id"] for e in events] == [sim_call.id]
     assert hass.states.get(SENSOR).attributes["id"] == sim_call.id
+    assert hass.states.get(SENSOR).state == "success"
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_gateway_error_may_have_placed_the_call(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry, status: int
+) -> None:
+    """A proxy's 502/504 after 46elks placed the call: reported as maybe placed, then adopted."""
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    elks.sim.faults.answer_next(status, body="Gateway Timeout")
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, to=ANSWERS, play="sound/beep")
+    assert err.value.translation_key == "call_outcome_unknown"
+    assert len(elks.call_posts()) == 1
+    [sim_call] = elks.sim.calls.values()
+    await elks.sim.wait_call_finished(sim_call.id)
+    await hass.async_block_till_done()
+    assert [e.data["call_id"] for e in events] == [sim_call.id]
     assert hass.states.get(SENSOR).state == "success"
 
 
