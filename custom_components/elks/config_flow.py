@@ -60,10 +60,12 @@ from .const import (
     LOGGER,
     MAX_RING_TIMEOUT,
     MIN_RING_TIMEOUT,
+    SUBENTRY_INCOMING_SMS,
     SUBENTRY_RECIPIENT,
 )
 from .models import ReachBy
 from .runtime import ElksConfigEntry
+from .sms_flow import IncomingSmsSubentryFlow
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -191,7 +193,10 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ElksConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Recipients: people notify entities call."""
-        return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
+        return {
+            SUBENTRY_RECIPIENT: RecipientSubentryFlow,
+            SUBENTRY_INCOMING_SMS: IncomingSmsSubentryFlow,
+        }
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None

@@ -110,3 +110,13 @@ CONF_REACH_BY: Final = "reach_by"
 ATTR_SMS_FIRST: Final = "sms_first"
 ATTR_SMS_FALLBACK: Final = "sms_fallback"
 ATTR_SMS_MESSAGE: Final = "sms_message"
+SUBENTRY_INCOMING_SMS: Final = "incoming_sms"
+CONF_NUMBER_ID: Final = "number_id"
+CONF_ALLOWED_SENDERS: Final = "allowed_senders"
+CONF_PREVIOUS_SMS_URL: Final = "previous_sms_url"
+EVENT_SMS_RECEIVED: Final = "elks_sms_received"
+
+
+def signal_sms_received(subentry_id: str) -> str:
+    """Dispatcher signal for the event entity of an Incoming SMS subentry."""
+    return f"{DOMAIN}_{subentry_id}_sms_received"
