@@ -191,13 +191,18 @@ class SmsSender:
         self._sent: OrderedDict[str, SentSms] = OrderedDict()
         self._save_due: float | None = None
         self._in_flight = 0
+        self._waiting_reports = 0
         self._answered = asyncio.Event()
         self._numbers: tuple[float, frozenset[str]] | None = None
 
     @property
     def sizes(self) -> dict[str, int]:
         """Sizes of the tables (diagnostics)."""
-        return {"sent": len(self._sent), "in_flight": self._in_flight}
+        return {
+            "sent": len(self._sent),
+            "in_flight": self._in_flight,
+            "waiting_reports": self._waiting_reports,
+        }
 
     async def async_setup(self) -> None:
         """Load the SMS sent before a restart and take delivery reports."""
@@ -363,10 +368,14 @@ class SmsSender:
         sms_id = report["id"]
         if sms_id not in self._sent and self._in_flight:
             # The report overtook the answer to its POST: wait for the answers.
-            with suppress(TimeoutError):
-                async with asyncio.timeout(REPORT_WAIT_SECONDS):
-                    while sms_id not in self._sent and self._in_flight:
-                        await self._answered.wait()
+            self._waiting_reports += 1
+            try:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(REPORT_WAIT_SECONDS):
+                        while sms_id not in self._sent and self._in_flight:
+                            await self._answered.wait()
+            finally:
+                self._waiting_reports -= 1
         self.report_received(sms_id, report["status"], report.get("delivered"))
         return web.Response(status=HTTPStatus.OK)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
@@ -18,6 +19,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .conftest import ANSWERS, BUSY, CALLER_ID, MOBILE, SMS_ONLY, WEBHOOK_ID, Elks
 from .roads import Restarter, Road, deliver
+from .test_escalation_restart import until
 
 SENSOR = "sensor.home_last_sms"
 PART = DEFAULT_PART_COST / 10000
@@ -211,6 +213,35 @@ async def test_report_applied_once(
     assert state.state == "delivered"
     assert state.attributes["id"] == sms_id
     assert state.attributes["currency"] == "SEK"
+
+
+async def test_report_overtaking_the_answer(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    road: Road,
+) -> None:
+    """A report that arrives before the answer to its POST waits for it, then applies."""
+    events = async_capture_events(hass, EVENT_SMS_STATUS)
+    elks.sim.faults.hold_webhooks()
+    gate = elks.sim.faults.hold_response_next(path="/a1/sms")
+    sending = asyncio.create_task(send_sms(hass, to=ANSWERS, message="Smoke!"))
+    await until(lambda: bool(elks.sim.faults.held))
+    [held] = elks.sim.faults.held
+    query = urlsplit(held.url).query
+    reporting = asyncio.create_task(
+        deliver(hass, hass_http, WEBHOOK_ID, held.form, road, query)
+    )
+    sender = loaded_entry.runtime_data.sms
+    await until(lambda: sender.sizes["waiting_reports"] == 1)
+    assert events == []
+    gate.set()
+    response = await sending
+    assert (await reporting)[0] == 200
+    await hass.async_block_till_done()
+    assert [e.data["sms_id"] for e in events] == [response["messages"][0]["id"]]  # type: ignore[index]
+    assert hass.states.get(SENSOR).state == "delivered"
 
 
 @pytest.mark.parametrize(
