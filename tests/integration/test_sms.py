@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
@@ -12,9 +13,10 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
-from custom_components.elks.const import DOMAIN, EVENT_SMS_STATUS
+from custom_components.elks import logbook
+from custom_components.elks.const import DOMAIN, EVENT_SMS_RECEIVED, EVENT_SMS_STATUS
 from elks_simulator.sms import DEFAULT_PART_COST
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .conftest import ANSWERS, BUSY, CALLER_ID, MOBILE, SMS_ONLY, WEBHOOK_ID, Elks
@@ -311,3 +313,31 @@ async def test_reports_across_a_restart(
     assert [e.data["sms_id"] for e in events] == [open_id]
     assert events[0].data["to"] == ANSWERS
     assert done_id != open_id
+
+
+def test_logbook_descriptions() -> None:
+    """SMS reports and incoming SMS read as sentences, without the text."""
+    describers: dict[str, Callable[[Event], dict[str, str]]] = {}
+
+    def describe(
+        domain: str, event_type: str, describer: Callable[[Event], dict[str, str]]
+    ) -> None:
+        describers[event_type] = describer
+
+    logbook.async_describe_events(None, describe)  # type: ignore[arg-type]
+    delivered = describers[EVENT_SMS_STATUS](
+        Event(EVENT_SMS_STATUS, {"to": ANSWERS, "status": "delivered"})
+    )
+    assert delivered["message"] == f"SMS to {ANSWERS} was delivered"
+    assert delivered["icon"] == "mdi:message-check"
+    failed = describers[EVENT_SMS_STATUS](
+        Event(EVENT_SMS_STATUS, {"to": ANSWERS, "status": "failed"})
+    )
+    assert failed["message"] == f"SMS to {ANSWERS} failed"
+    received = describers[EVENT_SMS_RECEIVED](
+        Event(
+            EVENT_SMS_RECEIVED,
+            {"from": ANSWERS, "to": SMS_ONLY, "message": "secret word"},
+        )
+    )
+    assert received["message"] == f"SMS from {ANSWERS} to {SMS_ONLY}"
