@@ -209,9 +209,13 @@ class SmsSender:
         data = await self._store.async_load() or {}
         stored = data.get("sent")
         for item in stored if isinstance(stored, list) else []:
-            if isinstance(item, dict):
+            if not isinstance(item, dict):
+                continue
+            try:
                 sent = SentSms(**item)  # type: ignore[arg-type]
-                self._sent[sent.id] = sent
+            except TypeError:  # written by another version: forget it
+                continue
+            self._sent[sent.id] = sent
         self._entry.async_on_unload(
             self._webhook.async_add_route(WebhookRoute.SMS_STATUS, self._async_report)
         )

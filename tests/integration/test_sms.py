@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
@@ -341,3 +342,40 @@ def test_logbook_descriptions() -> None:
         )
     )
     assert received["message"] == f"SMS from {ANSWERS} to {SMS_ONLY}"
+
+
+async def test_unreadable_stored_sms_are_skipped(
+    hass: HomeAssistant,
+    elks: Elks,
+    config_entry: MockConfigEntry,
+    hass_http: TestClient,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A stored SMS this version cannot read is forgotten; setup goes on."""
+    hass_storage[f"elks.{config_entry.entry_id}.sms"] = {
+        "version": 1,
+        "key": f"elks.{config_entry.entry_id}.sms",
+        "data": {
+            "sent": [
+                {"id": "s1", "unknown_field": 1},
+                "junk",
+                {
+                    "id": "s2",
+                    "to": ANSWERS,
+                    "sender": CALLER_ID,
+                    "parts": 1,
+                    "cost": 5200,
+                    "created": None,
+                    "status": "sent",
+                },
+            ]
+        },
+    }
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.runtime_data.sms.sizes["sent"] == 1
+    events = async_capture_events(hass, EVENT_SMS_STATUS)
+    form = {"id": "s2", "status": "delivered"}
+    await deliver(hass, hass_http, WEBHOOK_ID, form, Road.HTTP, "on=sms_status")
+    await hass.async_block_till_done()
+    assert [e.data["sms_id"] for e in events] == ["s2"]
