@@ -292,6 +292,9 @@ class Simulator:
         ]
         self.sms = SmsService(self)
         self._routes.append(("POST", re.compile(r"/a1/sms"), self.sms.post_sms, True))
+        self._routes.append(
+            ("POST", re.compile(r"/sim/sms"), self.sms.sim_post_sms, False)
+        )
 
     # ------------------------------------------------------------------ setup
 

@@ -258,6 +258,34 @@ class SmsService:
             )
         return False
 
+    async def sim_post_sms(
+        self,
+        request: web.Request,
+        account: Account | None,
+        params: dict[str, str],
+        form: dict[str, str],
+    ) -> web.StreamResponse:
+        """``POST /sim/sms`` (``from``, ``to``, ``message``): text one of the numbers.
+
+        For trying incoming SMS by hand (``scripts/develop``); answers with
+        the SMS and how its delivery to the number's ``sms_url`` went.
+        """
+        if not _E164.fullmatch(form.get("from", "")) or not form.get("message"):
+            return web.Response(status=400, text="from (E.164) and message needed")
+        try:
+            received = await self.receive_sms(
+                from_=form["from"], to=form.get("to", ""), message=form["message"]
+            )
+        except ValueError as err:
+            return web.Response(status=404, text=str(err))
+        delivery = received.delivery
+        return web.json_response(
+            {
+                "id": received.id,
+                "delivered_to_sms_url": delivery.status if delivery else None,
+            }
+        )
+
     async def receive_sms(self, *, from_: str, to: str, message: str) -> ReceivedSms:
         """Have ``from_`` text ``message`` to the account's number ``to``.
 

@@ -6,7 +6,11 @@ from typing import Any
 
 import probatio
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import (
+    ConfigEntryState,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -46,8 +50,12 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Choose a number that receives SMS, and who may text it."""
         if not self._numbers:
+            entry = self._get_entry()
+            # The account's client lives while it is set up.
+            if entry.state is not ConfigEntryState.LOADED:
+                return self.async_abort(reason="cannot_connect")
             try:
-                numbers = await self._get_entry().runtime_data.client.list_numbers()
+                numbers = await entry.runtime_data.client.list_numbers()
             except ElksError:
                 return self.async_abort(reason="cannot_connect")
             taken = {

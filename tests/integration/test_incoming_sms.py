@@ -267,3 +267,21 @@ async def test_once_across_a_restart(
     await deliver(hass2, client2, WEBHOOK_ID, sms_form(elks, "s9"), Road.HTTP, query)
     await hass2.async_block_till_done()
     assert [e.data["sms_id"] for e in events] == ["s9"]
+
+
+async def test_flow_needs_46elks(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Without 46elks' list of numbers there is nothing to choose from."""
+    elks.sim.faults.fail_next(503, path="/a1/numbers", method="GET")
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, "incoming_sms"), context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, "incoming_sms"), context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
 import pytest
 
 from elks_simulator import Account, Simulator
@@ -192,3 +193,27 @@ async def test_incoming_sms(
     }
     with pytest.raises(ValueError):
         await sim.receive_sms(from_=TO, to="+46700009999", message="x")
+
+
+async def test_incoming_sms_by_hand(
+    sim: Simulator, account: Account, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
+    """POST /sim/sms texts a number, for trying incoming SMS by hand."""
+    [number] = [n for n in sim.numbers.values() if n.number == SMS_NUMBER]
+    number.sms_url = receiver.url("/in")
+    form = {"from": TO, "to": SMS_NUMBER, "message": "Hej"}
+    async with http.post(f"{sim.root_url}/sim/sms", data=form) as response:
+        assert response.status == 200
+        answer = await response.json()
+    assert answer["delivered_to_sms_url"] == 200
+    [received] = receiver.forms("/in")
+    assert received["id"] == answer["id"]
+    assert received["message"] == "Hej"
+    async with http.post(
+        f"{sim.root_url}/sim/sms", data={**form, "to": "+46700009999"}
+    ) as response:
+        assert response.status == 404
+    async with http.post(
+        f"{sim.root_url}/sim/sms", data={**form, "from": "x"}
+    ) as response:
+        assert response.status == 400
