@@ -104,13 +104,17 @@ class EscalationManager:
         if interrupted:
             await self._async_save()
         for escalation in interrupted:
-            # Nobody acknowledged before the stop: the fallback goes out now.
-            if escalation.sms_fallback:
-                self._entry.async_create_background_task(
-                    self._hass,
-                    self._async_text(escalation, TEXT_FALLBACK),
-                    f"elks escalation {escalation.id} fallback SMS",
-                )
+            self._fallback_later(escalation)
+
+    @callback
+    def _fallback_later(self, escalation: Escalation) -> None:
+        """Send an interrupted escalation's fallback: nobody acknowledged it."""
+        if escalation.sms_fallback:
+            self._entry.async_create_background_task(
+                self._hass,
+                self._async_text(escalation, TEXT_FALLBACK),
+                f"elks escalation {escalation.id} fallback SMS",
+            )
 
     @callback
     def _report_interrupted(self, escalation: Escalation) -> None:
@@ -240,6 +244,7 @@ class EscalationManager:
                 # Cancelled by neither the user nor a stop: say so now.
                 self._report_interrupted(escalation)
                 await self._async_finish(escalation)
+                self._fallback_later(escalation)
             elif interrupted or self._unloading:
                 # Stays stored, with the call in progress: the next start
                 # reports it. While stopping, the write happens in the final

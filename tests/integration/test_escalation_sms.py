@@ -197,3 +197,20 @@ async def test_fallback_after_a_restart_cut_it_short(
     await restarter.restart(hass2, client2, entry2, before_setup=second)
     assert second.finished == []
     assert len(sms_posts(elks)) == 2
+
+
+async def test_fallback_when_cut_short_otherwise(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Cancelled by neither the user nor a stop: reported now, and the fallback sent."""
+    elks.sim.faults.hold_webhooks()
+    data = {**ALARM, "wait": False, "timeout": 300, "sms_fallback": True}
+    response = await call(hass, to=[NO_ANSWER, PRESSES_1], **data)
+    await elks.sim.wait_webhook_held(response["first_call"]["call_id"])
+    finished = async_capture_events(hass, EVENT_ESCALATION_FINISHED)
+    manager = loaded_entry.runtime_data.escalations
+    manager._tasks[response["escalation_id"]].cancel()  # noqa: SLF001
+    await until(lambda: len(sms_posts(elks)) == 2)
+    await hass.async_block_till_done()
+    assert [e.data["result"] for e in finished] == ["interrupted"]
+    assert {p["to"] for p in sms_posts(elks)} == {NO_ANSWER, PRESSES_1}
