@@ -21,7 +21,13 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
 from .audio import async_setup_audio
-from .const import CONF_BASE_URL, DOMAIN, LOGGER, signal_recipients_added
+from .const import (
+    CONF_BASE_URL,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_INCOMING_SMS,
+    signal_recipients_added,
+)
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .entity import async_register_account_device
@@ -133,8 +139,12 @@ async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> N
     if now == data.subentries:
         data.coordinator.async_update_listeners()
         return
+    # Incoming SMS numbers are read live (a reload would interrupt escalations).
     changed = any(
-        key in now and now[key] != old for key, old in data.subentries.items()
+        key in now
+        and now[key] != old
+        and entry.subentries[key].subentry_type != SUBENTRY_INCOMING_SMS
+        for key, old in data.subentries.items()
     )
     added = now.keys() - data.subentries.keys()
     removed = data.subentries.keys() - now.keys()

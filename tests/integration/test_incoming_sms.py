@@ -209,12 +209,15 @@ async def test_allow_list(
     [sub] = [
         s for s in loaded_entry.subentries.values() if s.subentry_type == "incoming_sms"
     ]
+    runtime = loaded_entry.runtime_data
     result = await loaded_entry.start_subentry_reconfigure_flow(hass, sub.subentry_id)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"allowed_senders": f"{ANSWERS}, {BUSY}"}
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
+    # Read live: the account is not reloaded (that would interrupt escalations).
+    assert loaded_entry.runtime_data is runtime
     await elks.sim.receive_sms(from_=BUSY, to=SMS_ONLY, message="arm")
     await hass.async_block_till_done()
     assert [e.data["from"] for e in events] == [ANSWERS, BUSY]
