@@ -15,6 +15,7 @@ from .simulator import (
     parse_timestamp,
     validate_action,
 )
+from .sms import ReceivedSms, SimSms, SmsService, sms_parts
 
 __all__ = [
     "DEMO_INACTIVE_NUMBER",
@@ -30,12 +31,16 @@ __all__ = [
     "HangupFirst",
     "HeldWebhook",
     "Number",
+    "ReceivedSms",
     "RecordedRequest",
     "RequestFault",
     "SimCall",
+    "SimSms",
     "Simulator",
+    "SmsService",
     "WebhookDelivery",
     "format_timestamp",
     "parse_timestamp",
+    "sms_parts",
     "validate_action",
 ]

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .models import DeliveryKind
+
 type FaultKind = Literal["fail", "delay", "drop", "answer", "echo", "hold"]
 type CallFormPredicate = Callable[[Mapping[str, str]], bool]
 
@@ -67,11 +69,15 @@ class HangupFirst:
 
 @dataclass(slots=True)
 class HeldWebhook:
-    """A whenhangup delivery queued by :meth:`Faults.hold_webhooks`."""
+    """A whenhangup (or SMS delivery report) queued by :meth:`Faults.hold_webhooks`.
+
+    ``call_id`` is the SMS id for a delivery report.
+    """
 
     call_id: str
     url: str
     form: dict[str, str]
+    kind: DeliveryKind = "whenhangup"
 
 
 @dataclass

@@ -9,7 +9,9 @@ import time
 from typing import Any, Literal
 
 type CalleeKind = Literal["answer", "busy", "no_answer", "fail", "voicemail"]
-type DeliveryKind = Literal["whenhangup", "voice_start", "next", "audio", "record"]
+type DeliveryKind = Literal[
+    "whenhangup", "voice_start", "next", "audio", "record", "whendelivered", "sms"
+]
 
 CALLEE_KINDS: tuple[str, ...] = ("answer", "busy", "no_answer", "fail", "voicemail")
 

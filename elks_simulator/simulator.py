@@ -32,6 +32,7 @@ from .models import (
     SimCall,
     WebhookDelivery,
 )
+from .sms import ReceivedSms, SmsService
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -289,6 +290,11 @@ class Simulator:
             ),
             ("GET", re.compile(r"/sim/callees"), self._sim_get_callees, False),
         ]
+        self.sms = SmsService(self)
+        self._routes.append(("POST", re.compile(r"/a1/sms"), self.sms.post_sms, True))
+        self._routes.append(
+            ("POST", re.compile(r"/sim/sms"), self.sms.sim_post_sms, False)
+        )
 
     # ------------------------------------------------------------------ setup
 
@@ -489,6 +495,29 @@ class Simulator:
         async with asyncio.timeout(timeout):
             while not any(item.call_id == call_id for item in self.faults.held):
                 await asyncio.sleep(0.005)
+
+    async def receive_sms(self, *, from_: str, to: str, message: str) -> ReceivedSms:
+        """Text ``message`` from ``from_`` to the number ``to`` (see ``SmsService``)."""
+        return await self.sms.receive_sms(from_=from_, to=to, message=message)
+
+    # Used by the SMS service.
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background until the simulator stops."""
+        return self._spawn(coro)
+
+    def timestamp(self) -> str:
+        """Return a new, strictly increasing 46elks timestamp."""
+        return format_timestamp(self._new_created())
+
+    async def sleep_scaled(self, seconds: float) -> None:
+        """Sleep ``seconds`` of simulated time."""
+        await asyncio.sleep(seconds * self.time_scale)
+
+    async def deliver(
+        self, url: str, form: dict[str, str], kind: DeliveryKind, ref: str | None
+    ) -> WebhookDelivery:
+        """POST a webhook with retries (see ``_deliver``)."""
+        return await self._deliver(url, form, kind, ref)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -997,11 +1026,15 @@ class Simulator:
         return False
 
     async def _deliver_whenhangup(
-        self, call_id: str, url: str, form: dict[str, str]
+        self,
+        call_id: str,
+        url: str,
+        form: dict[str, str],
+        kind: DeliveryKind = "whenhangup",
     ) -> None:
         times = 2 if self.faults.duplicate_webhooks else 1
         for _ in range(times):
-            await self._deliver(url, form, "whenhangup", call_id)
+            await self._deliver(url, form, kind, call_id)
 
     def _release_held(self, held: list[HeldWebhook]) -> None:
         self._spawn(self._send_released(held))
@@ -1009,10 +1042,13 @@ class Simulator:
     async def _send_released(self, held: list[HeldWebhook]) -> None:
         for item in held:
             try:
-                await self._deliver_whenhangup(item.call_id, item.url, item.form)
+                await self._deliver_whenhangup(
+                    item.call_id, item.url, item.form, item.kind
+                )
             finally:
                 if (call := self.calls.get(item.call_id)) is not None:
                     call.finished.set()
+                self.sms.released(item.call_id)
 
     async def _deliver(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import suppress
 
@@ -21,7 +22,13 @@ from homeassistant.helpers.typing import ConfigType
 from .api import ElksClient
 from .assist import assist_claims, async_setup_assist
 from .audio import async_setup_audio
-from .const import CONF_BASE_URL, DOMAIN, LOGGER, signal_recipients_added
+from .const import (
+    CONF_BASE_URL,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_INCOMING_SMS,
+    signal_recipients_added,
+)
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .entity import async_register_account_device
@@ -32,6 +39,7 @@ from .repairs import async_number_not_updated
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
 from .signals import CallSignals
+from .sms import SmsSender, async_remove_stored_sms
 from .tracker import CallTracker, async_remove_stored_calls
 from .webhook import ElksWebhook
 
@@ -64,14 +72,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     # Checks the credentials too: 401 starts reauth, anything else retries.
     await coordinator.async_config_entry_first_refresh()
 
-    signals = CallSignals(
-        hass, entry.entry_id, async_register_account_device(hass, entry)
-    )
+    device_id = async_register_account_device(hass, entry)
+    signals = CallSignals(hass, entry.entry_id, device_id)
     tracker = CallTracker(hass, entry.entry_id, signals)
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)
     elks_webhook = ElksWebhook(hass, entry, tracker)
-    dialer = Dialer(hass, entry, client, tracker, signals, elks_webhook.hangup_url)
+    sms = SmsSender(hass, entry, client, elks_webhook, device_id, coordinator)
+    dialer = Dialer(
+        hass, entry, client, tracker, signals, elks_webhook.hangup_url, sms.async_text
+    )
     entry.async_on_unload(dialer.escalations.async_unload)
     reconciler = CallReconciler(hass, entry, client, tracker)
     numbers = NumberBindings(hass, entry, client)
@@ -87,8 +97,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         reconciler,
         numbers,
         subentries_snapshot(entry.subentries),
+        sms,
     )
-    await elks_webhook.async_setup()
+    await asyncio.gather(elks_webhook.async_setup(), sms.async_setup())
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.
@@ -131,8 +142,12 @@ async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> N
     if now == data.subentries:
         data.coordinator.async_update_listeners()
         return
+    # Incoming SMS numbers are read live (a reload would interrupt escalations).
     changed = any(
-        key in now and now[key] != old for key, old in data.subentries.items()
+        key in now
+        and now[key] != old
+        and entry.subentries[key].subentry_type != SUBENTRY_INCOMING_SMS
+        for key, old in data.subentries.items()
     )
     added = now.keys() - data.subentries.keys()
     removed = data.subentries.keys() - now.keys()
@@ -167,6 +182,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> Non
     await numbers.async_remove()
     await async_remove_stored_calls(hass, entry.entry_id)
     await async_remove_stored_escalations(hass, entry.entry_id)
+    await async_remove_stored_sms(hass, entry.entry_id)
     if "cloud" in hass.config.components:
         from homeassistant.components import cloud  # noqa: PLC0415
 

@@ -52,6 +52,7 @@ from .const import (
     CONF_LANGUAGE,
     CONF_LOW_BALANCE,
     CONF_ONLY_46ELKS_SOURCES,
+    CONF_REACH_BY,
     CONF_RECIPIENT_NUMBER,
     CONF_RING_TIMEOUT,
     CONF_TTS_ENGINE,
@@ -61,9 +62,12 @@ from .const import (
     MAX_RING_TIMEOUT,
     MIN_RING_TIMEOUT,
     SUBENTRY_ASSIST,
+    SUBENTRY_INCOMING_SMS,
     SUBENTRY_RECIPIENT,
 )
+from .models import ReachBy
 from .runtime import ElksConfigEntry
+from .sms_flow import IncomingSmsSubentryFlow
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -142,6 +146,14 @@ _RECIPIENT_SCHEMA = probatio.Schema(
         probatio.Required(CONF_RECIPIENT_NUMBER): TextSelector(
             TextSelectorConfig(type=TextSelectorType.TEL)
         ),
+        # Recipients added before SMS had no choice: they are called.
+        probatio.Required(CONF_REACH_BY, default=ReachBy.CALL): SelectSelector(
+            SelectSelectorConfig(
+                options=list(ReachBy),
+                translation_key=CONF_REACH_BY,
+                mode=SelectSelectorMode.LIST,
+            )
+        ),
     }
 )
 
@@ -182,9 +194,10 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ElksConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Recipients (people notify entities call) and Assist by phone."""
+        """Recipients (people notify entities reach), incoming SMS, Assist by phone."""
         return {
             SUBENTRY_RECIPIENT: RecipientSubentryFlow,
+            SUBENTRY_INCOMING_SMS: IncomingSmsSubentryFlow,
             SUBENTRY_ASSIST: AssistSubentryFlow,
         }
 
@@ -442,7 +455,9 @@ def _parse_recipient(
         number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
     except InvalidNumberError:
         return None, {CONF_RECIPIENT_NUMBER: "invalid_number"}
-    return (user_input[CONF_NAME].strip(), {CONF_RECIPIENT_NUMBER: number}), {}
+    reach_by = ReachBy(user_input.get(CONF_REACH_BY, ReachBy.CALL))
+    data = {CONF_RECIPIENT_NUMBER: number, CONF_REACH_BY: reach_by.value}
+    return (user_input[CONF_NAME].strip(), data), {}
 
 
 def _flatten(user_input: Mapping[str, Any]) -> dict[str, Any]:

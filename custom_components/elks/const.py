@@ -106,3 +106,28 @@ CONF_ASSIST_NUMBER_ID: Final = "websocket_number_id"
 CONF_ASSIST_DIAL_IN: Final = "dial_in_number"
 CONF_ASSIST_DIAL_IN_ID: Final = "dial_in_number_id"
 DEFAULT_ASSIST_GREETING: Final = "Hello, this is Home Assistant. How can I help?"
+SERVICE_SEND_SMS: Final = "send_sms"
+ATTR_FLASH: Final = "flash"
+ATTR_DRY_RUN: Final = "dry_run"
+EVENT_SMS_STATUS: Final = "elks_sms_status"
+
+
+def signal_sms_updated(entry_id: str) -> str:
+    """Dispatcher signal sent when an SMS of ``entry_id`` was sent or reported."""
+    return f"{DOMAIN}_{entry_id}_sms_updated"
+
+
+CONF_REACH_BY: Final = "reach_by"
+ATTR_SMS_FIRST: Final = "sms_first"
+ATTR_SMS_FALLBACK: Final = "sms_fallback"
+ATTR_SMS_MESSAGE: Final = "sms_message"
+SUBENTRY_INCOMING_SMS: Final = "incoming_sms"
+CONF_NUMBER_ID: Final = "number_id"
+CONF_ALLOWED_SENDERS: Final = "allowed_senders"
+CONF_PREVIOUS_SMS_URL: Final = "previous_sms_url"
+EVENT_SMS_RECEIVED: Final = "elks_sms_received"
+
+
+def signal_sms_received(subentry_id: str) -> str:
+    """Dispatcher signal for the event entity of an Incoming SMS subentry."""
+    return f"{DOMAIN}_{subentry_id}_sms_received"

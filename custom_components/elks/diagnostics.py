@@ -46,4 +46,5 @@ async def async_get_config_entry_diagnostics(
         "recipients": len(entry.subentries),
         "number_bindings": runtime.numbers.pending,
         "balance_update_ok": runtime.coordinator.last_update_success,
+        "sms": runtime.sms.sizes,
     }

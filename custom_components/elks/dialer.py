@@ -36,7 +36,7 @@ from .audio import (
 )
 from .call_flow import inline_voice_start
 from .const import DOMAIN, LOGGER
-from .escalation import EscalationManager
+from .escalation import EscalationManager, TextRecipients
 from .models import (
     CallOutcome,
     CallPlan,
@@ -94,8 +94,12 @@ class Dialer:
         tracker: CallTracker,
         signals: CallSignals,
         hangup_url: Callable[[], str | None],
+        text: TextRecipients,
     ) -> None:
-        """Place through ``client``, registering calls with ``tracker``."""
+        """Place through ``client``, registering calls with ``tracker``.
+
+        ``text`` sends the SMS of escalations that text.
+        """
         self._hass = hass
         self._entry = entry
         self._client = client
@@ -103,7 +107,7 @@ class Dialer:
         self._hangup_url = hangup_url
         self._signals = signals
         self.escalations = EscalationManager(
-            hass, entry, signals, self.async_place, tracker.async_outcome
+            hass, entry, signals, self.async_place, tracker.async_outcome, text
         )
 
     async def async_call(self, request: CallRequest) -> CallResult:

@@ -18,10 +18,11 @@ import uuid
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.util.json import JsonObjectType
 
-from .const import DOMAIN, LOGGER
+from .const import CONF_RECIPIENT_NUMBER, DOMAIN, LOGGER, SUBENTRY_RECIPIENT
 from .models import (
     CallOutcome,
     Dialing,
@@ -44,6 +45,18 @@ _STOPS: dict[CallOutcome, EscalationResult] = {
 
 PlaceCall = Callable[[Dialing, str], Awaitable[Placement]]
 WaitForOutcome = Callable[[str, int], Awaitable[CallOutcome]]
+# Sends one SMS to each number (the SmsSender's default sender).
+TextRecipients = Callable[[tuple[str, ...], str], Awaitable[object]]
+
+TEXT_FIRST = "first"
+TEXT_FALLBACK = "fallback"
+# The line the fallback SMS ends with, naming who was called (by language).
+_FALLBACK_LINES = {
+    (True, "en"): "Nobody acknowledged. Called: {who}.",
+    (False, "en"): "Nobody answered. Called: {who}.",
+    (True, "sv"): "Ingen kvitterade. Ringde: {who}.",
+    (False, "sv"): "Ingen svarade. Ringde: {who}.",
+}
 
 
 class EscalationManager:
@@ -56,9 +69,14 @@ class EscalationManager:
         signals: CallSignals,
         place: PlaceCall,
         outcome: WaitForOutcome,
+        text: TextRecipients,
     ) -> None:
-        """Prepare; ``place`` places one call, ``outcome`` waits for its end."""
+        """Prepare; ``place`` places one call, ``outcome`` waits for its end.
+
+        ``text`` sends the SMS of escalations that text.
+        """
         self._hass = hass
+        self._text = text
         self._entry = entry
         self._signals = signals
         self._place = place
@@ -85,6 +103,18 @@ class EscalationManager:
             self._report_interrupted(escalation)
         if interrupted:
             await self._async_save()
+        for escalation in interrupted:
+            self._fallback_later(escalation)
+
+    @callback
+    def _fallback_later(self, escalation: Escalation) -> None:
+        """Send an interrupted escalation's fallback: nobody acknowledged it."""
+        if escalation.sms_fallback:
+            self._entry.async_create_background_task(
+                self._hass,
+                self._async_text(escalation, TEXT_FALLBACK),
+                f"elks escalation {escalation.id} fallback SMS",
+            )
 
     @callback
     def _report_interrupted(self, escalation: Escalation) -> None:
@@ -122,6 +152,9 @@ class EscalationManager:
             rounds=request.rounds,
             require_ack=request.require_ack,
             started=now_timestamp(),
+            sms_text=request.sms_text,
+            sms_first=request.sms_first,
+            sms_fallback=request.sms_fallback,
         )
         # Registered before the task starts (eagerly): its first, awaited save
         # must already include it, before the first POST /a1/calls.
@@ -190,6 +223,11 @@ class EscalationManager:
             # Written now, not delayed: a crash during the first call is reported.
             await self._async_save()
             escalation.result = await self._async_rounds(escalation, dialing, first)
+            if (
+                escalation.result is EscalationResult.EXHAUSTED
+                and escalation.sms_fallback
+            ):
+                await self._async_text(escalation, TEXT_FALLBACK)
         except asyncio.CancelledError:
             if escalation.id in self._cancel_requested:
                 escalation.result = EscalationResult.CANCELLED
@@ -206,6 +244,7 @@ class EscalationManager:
                 # Cancelled by neither the user nor a stop: say so now.
                 self._report_interrupted(escalation)
                 await self._async_finish(escalation)
+                self._fallback_later(escalation)
             elif interrupted or self._unloading:
                 # Stays stored, with the call in progress: the next start
                 # reports it. While stopping, the write happens in the final
@@ -223,6 +262,8 @@ class EscalationManager:
         first: asyncio.Future[EscalationAttempt | None],
     ) -> EscalationResult:
         """Call each recipient in turn, round after round, until one stops it."""
+        if escalation.sms_first:
+            await self._async_text(escalation, TEXT_FIRST)
         for round_number in range(1, escalation.rounds + 1):
             for to in escalation.recipients:
                 attempt = EscalationAttempt(round_number, to)
@@ -238,6 +279,39 @@ class EscalationManager:
                 # carries this outcome too. Until then a crash finds the
                 # escalation stored, running, with this call.
         return EscalationResult.EXHAUSTED
+
+    async def _async_text(self, escalation: Escalation, kind: str) -> None:
+        """Text every recipient, once per escalation and kind, whatever restarts.
+
+        Noted and stored before the POSTs: an SMS that may have gone out is
+        never sent again. A failure is logged; the calls go on.
+        """
+        if kind in escalation.texts or escalation.sms_text is None:
+            return
+        escalation.texts.append(kind)
+        await self._async_save()
+        text = escalation.sms_text
+        if kind == TEXT_FALLBACK:
+            text = f"{text}\n{self._fallback_line(escalation)}"
+        try:
+            await self._text(tuple(escalation.recipients), text)
+        except HomeAssistantError as err:
+            LOGGER.error(
+                "The %s SMS of escalation %s was not sent: %s", kind, escalation.id, err
+            )
+
+    def _fallback_line(self, escalation: Escalation) -> str:
+        """Name who was called: recipients by their name too, when they are one."""
+        names = {
+            str(sub.data.get(CONF_RECIPIENT_NUMBER)): sub.title
+            for sub in self._entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_RECIPIENT
+        }
+        tried = dict.fromkeys(attempt.to for attempt in escalation.attempts)
+        who = ", ".join(f"{names[to]} ({to})" if to in names else to for to in tried)
+        language = "sv" if self._hass.config.language.startswith("sv") else "en"
+        line = _FALLBACK_LINES[escalation.require_ack, language]
+        return line.format(who=who or "-")
 
     async def _async_finish(self, escalation: Escalation) -> None:
         self._running.pop(escalation.id, None)

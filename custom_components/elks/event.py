@@ -1,22 +1,34 @@
-"""The Call event entity: what happens to calls, for automations in the UI."""
+"""Event entities: what happens to calls, and SMS to the account's numbers."""
 
 from __future__ import annotations
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util.json import JsonObjectType
 
-from .const import signal_call_event
-from .entity import ElksEntity
-from .models import CallEventType
+from .const import (
+    DOMAIN,
+    signal_call_event,
+    signal_recipients_added,
+    signal_sms_received,
+)
+from .entity import ElksEntity, async_register_account_device
+from .incoming_sms import IncomingSms
+from .models import CallEventType, WebhookRoute
 from .runtime import ElksConfigEntry
 
 PARALLEL_UPDATES = 0
 
 CALL = EventEntityDescription(
     key="call", translation_key="call", event_types=list(CallEventType)
+)
+SMS_RECEIVED = "received"
+INCOMING_SMS = EventEntityDescription(
+    key="incoming_sms", translation_key="incoming_sms", event_types=[SMS_RECEIVED]
 )
 
 
@@ -25,8 +37,47 @@ async def async_setup_entry(
     entry: ElksConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the Call event entity."""
+    """Add the Call event entity, and one per Incoming SMS number."""
     async_add_entities([CallEventEntity(entry)])
+    await _async_setup_incoming_sms(hass, entry, async_add_entities)
+
+
+async def _async_setup_incoming_sms(
+    hass: HomeAssistant,
+    entry: ElksConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Take incoming SMS: the route, the numbers' claims, an entity per number.
+
+    Here, before setup points the claimed numbers at Home Assistant.
+    """
+    runtime = entry.runtime_data
+    account_device_id = async_register_account_device(hass, entry)
+    incoming = IncomingSms(hass, entry, runtime.webhook, account_device_id)
+    await incoming.async_load()
+    entry.async_on_unload(incoming.async_save)
+    entry.async_on_unload(
+        runtime.webhook.async_add_route(
+            WebhookRoute.SMS_RECEIVED, incoming.async_handle
+        )
+    )
+    entry.async_on_unload(runtime.numbers.async_add_claims(incoming.claims))
+    added: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        for sub in incoming.subentries():
+            if sub.subentry_id not in added:
+                added.add(sub.subentry_id)
+                async_add_entities(
+                    [IncomingSmsEventEntity(entry, sub, account_device_id)],
+                    config_subentry_id=sub.subentry_id,
+                )
+
+    add_new()
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, signal_recipients_added(entry.entry_id), add_new)
+    )
 
 
 class CallEventEntity(ElksEntity, EventEntity):
@@ -50,4 +101,39 @@ class CallEventEntity(ElksEntity, EventEntity):
     @callback
     def _handle(self, kind: CallEventType, data: JsonObjectType) -> None:
         self._trigger_event(kind, data)
+        self.async_write_ha_state()
+
+
+class IncomingSmsEventEntity(ElksEntity, EventEntity):
+    """Fires for every SMS to one of the account's numbers."""
+
+    entity_description = INCOMING_SMS
+
+    def __init__(
+        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
+    ) -> None:
+        """Give the number a device of its own, under the account's."""
+        super().__init__(entry, f"incoming_sms_{subentry.subentry_id}")
+        self._subentry_id = subentry.subentry_id
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=subentry.title,
+            manufacturer="46elks",
+            model="Incoming SMS",
+            entry_type=DeviceEntryType.SERVICE,
+            via_device_id=account_device_id,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Listen for SMS to this number."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_sms_received(self._subentry_id), self._handle
+            )
+        )
+
+    @callback
+    def _handle(self, data: JsonObjectType) -> None:
+        self._trigger_event(SMS_RECEIVED, data)
         self.async_write_ha_state()

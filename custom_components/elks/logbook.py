@@ -1,4 +1,4 @@
-"""Logbook entries for calls, key presses and escalations."""
+"""Logbook entries for calls, key presses, escalations and SMS."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from homeassistant.components.logbook.const import (
 )
 from homeassistant.core import Event, HomeAssistant, callback
 
-from .const import DOMAIN, EVENT_CALL_ENDED, EVENT_ESCALATION_FINISHED, EVENT_KEYPRESS
+from .const import (
+    DOMAIN,
+    EVENT_CALL_ENDED,
+    EVENT_ESCALATION_FINISHED,
+    EVENT_KEYPRESS,
+    EVENT_SMS_RECEIVED,
+    EVENT_SMS_STATUS,
+)
 from .models import CallOutcome
 
 _OUTCOMES: dict[str, str] = {
@@ -58,6 +65,16 @@ def _escalation_finished(data: Mapping[str, Any]) -> str:
     return f"escalation {data.get('result')}{who} after {calls} call(s)"
 
 
+def _sms_status(data: Mapping[str, Any]) -> str:
+    status = "was delivered" if data.get("status") == "delivered" else "failed"
+    return f"SMS to {data.get('to')} {status}"
+
+
+def _sms_received(data: Mapping[str, Any]) -> str:
+    # Not the text: the logbook is shown to every user of Home Assistant.
+    return f"SMS from {data.get('from')} to {data.get('to')}"
+
+
 def _describer(
     message: Callable[[Mapping[str, Any]], str],
     icon: Callable[[Mapping[str, Any]], str],
@@ -93,4 +110,21 @@ def async_describe_events(
         DOMAIN,
         EVENT_ESCALATION_FINISHED,
         _describer(_escalation_finished, lambda _: "mdi:phone-ring"),
+    )
+    async_describe_event(
+        DOMAIN,
+        EVENT_SMS_STATUS,
+        _describer(
+            _sms_status,
+            lambda data: (
+                "mdi:message-check"
+                if data.get("status") == "delivered"
+                else "mdi:message-alert"
+            ),
+        ),
+    )
+    async_describe_event(
+        DOMAIN,
+        EVENT_SMS_RECEIVED,
+        _describer(_sms_received, lambda _: "mdi:message-arrow-left"),
     )

@@ -231,6 +231,11 @@ class CallRequest:
     rounds: int = 1
     require_ack: bool = False
     wait: bool = False
+    # Escalations: the SMS text, sent to everybody before the first call
+    # and/or when the escalation ends with nobody answering (acknowledging).
+    sms_text: str | None = None
+    sms_first: bool = False
+    sms_fallback: bool = False
 
     @property
     def needs_webhook(self) -> bool:
@@ -316,6 +321,11 @@ class Escalation:
     result: EscalationResult = EscalationResult.RUNNING
     answered_by: str | None = None
     finished: str | None = None
+    sms_text: str | None = None
+    sms_first: bool = False
+    sms_fallback: bool = False
+    # The SMS sent to everybody so far (``first``, ``fallback``): each once.
+    texts: list[str] = field(default_factory=list)
 
     def as_dict(self) -> JsonObjectType:
         """Return the escalation as event and response data."""
@@ -323,7 +333,19 @@ class Escalation:
         return {"escalation_id": data.pop("id"), **data}
 
     def stored(self) -> JsonObjectType:
-        """Return the escalation as stored (the keys of its fields)."""
+        """Return the escalation as stored (the keys of its fields).
+
+        The SMS keys only when it texts: escalations without stay as before.
+        """
+        data = self._stored_calls()
+        if self.sms_text is not None:
+            data["sms_text"] = self.sms_text
+            data["sms_first"] = self.sms_first
+            data["sms_fallback"] = self.sms_fallback
+            data["texts"] = list(self.texts)
+        return data
+
+    def _stored_calls(self) -> JsonObjectType:
         return {
             "id": self.id,
             "recipients": list(self.recipients),
@@ -341,6 +363,7 @@ class Escalation:
         """Rebuild a stored escalation."""
         recipients, attempts = data.get("recipients"), data.get("attempts")
         answered_by, finished = data.get("answered_by"), data.get("finished")
+        texts = data.get("texts")
         return cls(
             id=str(data["id"]),
             recipients=[str(to) for to in recipients]
@@ -359,6 +382,10 @@ class Escalation:
             result=EscalationResult(str(data.get("result", "running"))),
             answered_by=str(answered_by) if answered_by else None,
             finished=str(finished) if finished else None,
+            sms_text=_text(data.get("sms_text")),
+            sms_first=bool(data.get("sms_first")),
+            sms_fallback=bool(data.get("sms_fallback")),
+            texts=[str(kind) for kind in texts] if isinstance(texts, list) else [],
         )
 
 
@@ -407,3 +434,21 @@ class CallResult:
             "escalation_id": self.escalation.id,
             "first_call": self.first_call.as_dict() if self.first_call else {},
         }
+
+
+class ReachBy(StrEnum):
+    """How a recipient's notify entity reaches them (recipient option)."""
+
+    CALL = "call"
+    SMS = "sms"
+    BOTH = "both"
+
+    @property
+    def calls(self) -> bool:
+        """Whether the recipient is called."""
+        return self is not ReachBy.SMS
+
+    @property
+    def texts(self) -> bool:
+        """Whether the recipient gets an SMS."""
+        return self is not ReachBy.CALL

@@ -1,6 +1,9 @@
-"""A notify entity per recipient: notify.send_message calls and speaks."""
+"""A notify entity per recipient: notify.send_message calls and speaks, or texts."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
 
 from homeassistant.components.notify import NotifyEntity
 from homeassistant.config_entries import ConfigSubentry
@@ -15,6 +18,7 @@ from .const import (
     ATTR_TO,
     ATTR_TTS_ENGINE,
     CONF_LANGUAGE,
+    CONF_REACH_BY,
     CONF_RECIPIENT_NUMBER,
     CONF_TTS_ENGINE,
     DOMAIN,
@@ -22,6 +26,7 @@ from .const import (
     signal_recipients_added,
 )
 from .entity import ElksEntity, async_register_account_device
+from .models import ReachBy
 from .runtime import ElksConfigEntry
 from .services import CALL_SCHEMA, call_request
 
@@ -80,8 +85,26 @@ class RecipientNotifyEntity(ElksEntity, NotifyEntity):
             via_device_id=account_device_id,
         )
         self._number = str(subentry.data[CONF_RECIPIENT_NUMBER])
+        self._reach_by = ReachBy(subentry.data.get(CONF_REACH_BY, ReachBy.CALL))
 
     async def async_send_message(self, message: str, title: str | None = None) -> None:
+        """Call the recipient and speak, text them, or both (their option).
+
+        With both, each is tried even when the other fails; the first
+        failure is raised after both.
+        """
+        sends: list[Awaitable[object]] = []
+        if self._reach_by.texts:
+            text = f"{title}\n{message}" if title else message
+            sends.append(self._entry.runtime_data.sms.async_text((self._number,), text))
+        if self._reach_by.calls:
+            sends.append(self._async_call(message, title))
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _async_call(self, message: str, title: str | None) -> None:
         """Call the recipient and speak the title and message.
 
         Checked as ``elks.call`` data, so validation and errors are the same.

@@ -18,6 +18,7 @@ from .dialer import Dialer
 from .escalation import EscalationManager
 from .numbers import NumberBindings
 from .reconcile import CallReconciler
+from .sms import SmsSender
 from .tracker import CallTracker
 from .webhook import ElksWebhook
 
@@ -36,6 +37,7 @@ class ElksData:
     # Recipients as set up (copied: Home Assistant updates subentries in
     # place); a changed one reloads the entry, new ones are added in place.
     subentries: dict[str, tuple[str, dict[str, Any]]]
+    sms: SmsSender
 
     @property
     def account(self) -> Account:

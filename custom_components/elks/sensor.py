@@ -14,12 +14,13 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api import CALL_STATES, Call
-from .const import signal_call_updated
+from .api import CALL_STATES, SMS_STATUSES, Call
+from .const import signal_call_updated, signal_sms_updated
 from .coordinator import ElksAccountCoordinator
 from .entity import ElksEntity
 from .models import call_data
 from .runtime import ElksConfigEntry
+from .sms import SentSms
 
 # Updates come from the webhook and the account coordinator.
 PARALLEL_UPDATES = 0
@@ -45,6 +46,23 @@ LAST_CALL = SensorEntityDescription(
     device_class=SensorDeviceClass.ENUM,
     options=list(CALL_STATES),
 )
+LAST_SMS = SensorEntityDescription(
+    key="last_sms",
+    translation_key="last_sms",
+    device_class=SensorDeviceClass.ENUM,
+    options=list(SMS_STATUSES),
+)
+# What the last SMS sensor shows (``cost`` in ``currency``; no message text).
+_SMS_ATTRIBUTES = (
+    "id",
+    "to",
+    "from",
+    "parts",
+    "cost",
+    "currency",
+    "created",
+    "delivered",
+)
 BALANCE = SensorEntityDescription(
     key="balance",
     translation_key="balance",
@@ -60,7 +78,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the last call and balance sensors."""
-    async_add_entities([LastCallSensor(entry), BalanceSensor(entry)])
+    async_add_entities(
+        [LastCallSensor(entry), LastSmsSensor(entry), BalanceSensor(entry)]
+    )
 
 
 class LastCallSensor(ElksEntity, RestoreSensor):
@@ -97,6 +117,43 @@ class LastCallSensor(ElksEntity, RestoreSensor):
         shown = call_data(call)
         shown["currency"] = self._entry.runtime_data.account.currency or None
         self._attr_extra_state_attributes = {key: shown[key] for key in _ATTRIBUTES}
+        self.async_write_ha_state()
+
+
+class LastSmsSensor(ElksEntity, RestoreSensor):
+    """Status of the most recently sent SMS: created, sent, delivered or failed."""
+
+    entity_description = LAST_SMS
+
+    def __init__(self, entry: ElksConfigEntry) -> None:
+        """Start without an SMS until one is sent or restored."""
+        super().__init__(entry, LAST_SMS.key)
+        self._attr_extra_state_attributes = {}
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last SMS and follow new ones."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_state()) is not None:
+            if last.state in SMS_STATUSES:
+                self._attr_native_value = last.state
+                self._attr_extra_state_attributes = {
+                    key: last.attributes.get(key) for key in _SMS_ATTRIBUTES
+                }
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_sms_updated(self._entry.entry_id), self._sms_updated
+            )
+        )
+
+    @callback
+    def _sms_updated(self, sms: SentSms, sent: bool) -> None:
+        # A new SMS takes over; the report of an older one does not.
+        if not sent and sms.id != self._attr_extra_state_attributes.get("id"):
+            return
+        self._attr_native_value = sms.status
+        shown = sms.as_dict()
+        shown["currency"] = self._entry.runtime_data.account.currency or None
+        self._attr_extra_state_attributes = {key: shown[key] for key in _SMS_ATTRIBUTES}
         self.async_write_ha_state()
 
 

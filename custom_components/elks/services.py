@@ -21,6 +21,7 @@ from homeassistant.helpers import config_validation as cv, service
 from homeassistant.util.json import JsonObjectType
 
 from .api import (
+    MAX_SMS_LENGTH,
     InvalidActionError,
     InvalidNumberError,
     is_audio_source,
@@ -31,7 +32,9 @@ from .const import (
     ATTR_ACK_DIGIT,
     ATTR_ACTIONS,
     ATTR_CONNECT,
+    ATTR_DRY_RUN,
     ATTR_ESCALATION_ID,
+    ATTR_FLASH,
     ATTR_FROM,
     ATTR_LANGUAGE,
     ATTR_LEAD_IN,
@@ -43,6 +46,9 @@ from .const import (
     ATTR_REPEAT,
     ATTR_REQUIRE_ACK,
     ATTR_ROUNDS,
+    ATTR_SMS_FALLBACK,
+    ATTR_SMS_FIRST,
+    ATTR_SMS_MESSAGE,
     ATTR_TIMEOUT,
     ATTR_TO,
     ATTR_TTS_ENGINE,
@@ -56,10 +62,12 @@ from .const import (
     MIN_RING_TIMEOUT,
     SERVICE_CALL,
     SERVICE_CANCEL,
+    SERVICE_SEND_SMS,
 )
 from .dialer import invalid
 from .models import CallPlan, CallRequest, MenuItem, Speech
 from .runtime import ElksConfigEntry
+from .sms import SmsRequest
 
 MAX_RECIPIENTS = 250
 _SOURCES = (ATTR_PLAY, ATTR_MESSAGE, ATTR_CONNECT, ATTR_ACTIONS)
@@ -103,6 +111,11 @@ CALL_SCHEMA = probatio.Schema(
             probatio.Coerce(int), probatio.Range(min=1, max=10)
         ),
         probatio.Optional(ATTR_WAIT, default=False): cv.boolean,
+        probatio.Optional(ATTR_SMS_FIRST, default=False): cv.boolean,
+        probatio.Optional(ATTR_SMS_FALLBACK, default=False): cv.boolean,
+        probatio.Optional(ATTR_SMS_MESSAGE): probatio.All(
+            cv.string, probatio.Length(min=1, max=MAX_SMS_LENGTH)
+        ),
     }
 )
 
@@ -110,6 +123,22 @@ CANCEL_SCHEMA = probatio.Schema(
     {
         probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
         probatio.Required(ATTR_ESCALATION_ID): cv.string,
+    }
+)
+
+
+SEND_SMS_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_TO): probatio.All(
+            cv.ensure_list, [cv.string], probatio.Length(min=1, max=MAX_RECIPIENTS)
+        ),
+        probatio.Required(ATTR_MESSAGE): probatio.All(
+            cv.string, probatio.Length(min=1, max=MAX_SMS_LENGTH)
+        ),
+        probatio.Optional(ATTR_FROM): cv.string,
+        probatio.Optional(ATTR_FLASH, default=False): cv.boolean,
+        probatio.Optional(ATTR_DRY_RUN, default=False): cv.boolean,
     }
 )
 
@@ -142,6 +171,13 @@ def _number(value: str, field: str) -> str:
         return normalize_number(value)
     except InvalidNumberError as err:
         raise invalid("invalid_number", number=value, field=field) from err
+
+
+def _sms_number(value: str) -> str:
+    try:
+        return normalize_number(value)
+    except InvalidNumberError as err:
+        raise invalid("invalid_sms_number", number=value) from err
 
 
 def _menu(raw: Mapping[Any, Any]) -> dict[str, MenuItem]:
@@ -211,6 +247,23 @@ def call_plan(data: Mapping[str, Any]) -> CallPlan:
     )
 
 
+def _escalation_sms(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the SMS an escalation sends: its text, first and/or as fallback."""
+    first, fallback = data.get(ATTR_SMS_FIRST), data.get(ATTR_SMS_FALLBACK)
+    if not first and not fallback:
+        return {}
+    if data.get(ATTR_MODE) != "sequential":
+        raise invalid("sms_needs_sequential")
+    text = data.get(ATTR_SMS_MESSAGE) or data.get(ATTR_MESSAGE)
+    if not text:
+        raise invalid("sms_needs_text")
+    return {
+        "sms_text": str(text)[:MAX_SMS_LENGTH],
+        "sms_first": bool(first),
+        "sms_fallback": bool(fallback),
+    }
+
+
 def call_request(data: Mapping[str, Any], options: Mapping[str, Any]) -> CallRequest:
     """Return the request for ``elks.call`` data (validated by CALL_SCHEMA).
 
@@ -241,6 +294,7 @@ def call_request(data: Mapping[str, Any], options: Mapping[str, Any]) -> CallReq
         rounds=data[ATTR_ROUNDS],
         require_ack=data[ATTR_REQUIRE_ACK],
         wait=data[ATTR_WAIT],
+        **_escalation_sms(data),
     )
 
 
@@ -249,6 +303,25 @@ async def _async_call(call: ServiceCall) -> ServiceResponse:
     entry = _entry_for_call(call)
     request = call_request(call.data, entry.options)
     result = await entry.runtime_data.dialer.async_call(request)
+    return result.as_response() if call.return_response else None
+
+
+async def _async_send_sms(call: ServiceCall) -> ServiceResponse:
+    """Send one SMS to each number (or, with ``dry_run``, only price them)."""
+    entry = _entry_for_call(call)
+    # Every number is checked before anything is sent.
+    recipients = tuple(dict.fromkeys(_sms_number(to) for to in call.data[ATTR_TO]))
+    sender = entry.runtime_data.sms
+    request = SmsRequest(
+        recipients=recipients,
+        sender=await sender.async_check_sender(
+            call.data.get(ATTR_FROM) or sender.default_sender()
+        ),
+        message=call.data[ATTR_MESSAGE],
+        flash=call.data[ATTR_FLASH],
+        dry_run=call.data[ATTR_DRY_RUN],
+    )
+    result = await sender.async_send(request)
     return result.as_response() if call.return_response else None
 
 
@@ -278,4 +351,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(
         DOMAIN, SERVICE_CANCEL, _async_cancel, schema=CANCEL_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SEND_SMS,
+        _async_send_sms,
+        schema=SEND_SMS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )

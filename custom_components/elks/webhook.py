@@ -96,6 +96,8 @@ HANGUP_SCHEMA = probatio.Schema(
 _READ_FIELDS = frozenset(
     {str(key) for key in HANGUP_SCHEMA.schema} | {"callid", "result", "why"}
 )
+# SMS delivery reports and incoming SMS.
+_READ_FIELDS |= {"status", "delivered", "message"}
 
 
 def parse_hangup(form: dict[str, str]) -> Call:

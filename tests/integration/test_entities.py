@@ -174,7 +174,7 @@ async def test_recipient_notify_entity(
     await hass.async_block_till_done()
     [subentry] = loaded_entry.subentries.values()
     assert subentry.title == "Alice"
-    assert subentry.data == {CONF_RECIPIENT_NUMBER: ANSWERS}
+    assert subentry.data == {CONF_RECIPIENT_NUMBER: ANSWERS, "reach_by": "call"}
 
     entity_id = "notify.alice"
     assert hass.states.get(entity_id) is not None
@@ -279,7 +279,8 @@ async def test_recipient_reconfigure_and_remove(
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert loaded_entry.subentries[subentry.subentry_id].data == {
-        CONF_RECIPIENT_NUMBER: PRESSES_1
+        CONF_RECIPIENT_NUMBER: PRESSES_1,
+        "reach_by": "call",
     }
     # The notify entity calls the new number at once.
     await hass.services.async_call(

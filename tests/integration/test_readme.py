@@ -2,7 +2,7 @@
 
 Every ```yaml block must parse. Automations go through Home Assistant's own
 automation validation, bare actions through script validation, and the data
-of every ``elks.call``/``elks.cancel`` (wherever it is nested) through the
+of every ``elks.call``/``elks.cancel``/``elks.send_sms`` (wherever it is nested) through the
 integration's real schemas, number rules and call-plan checks. The checks
 run before anything is dialled, so a README example that passes them is
 refused by nobody but 46elks.
@@ -20,8 +20,14 @@ import probatio
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from custom_components.elks.api import normalize_number
-from custom_components.elks.services import CALL_SCHEMA, CANCEL_SCHEMA, call_plan
+from custom_components.elks.api import normalize_number, validate_sender
+from custom_components.elks.services import (
+    CALL_SCHEMA,
+    CANCEL_SCHEMA,
+    SEND_SMS_SCHEMA,
+    call_plan,
+    call_request,
+)
 from homeassistant.components.automation.config import async_validate_config_item
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -95,6 +101,13 @@ def _check_elks_action(action: dict[str, Any]) -> None:
     if action["action"] == "elks.cancel":
         CANCEL_SCHEMA(data)
         return
+    if action["action"] == "elks.send_sms":
+        validated = SEND_SMS_SCHEMA(data)
+        for number in validated["to"]:
+            normalize_number(number)
+        if "from" in validated:
+            validate_sender(validated["from"])
+        return
     assert action["action"] == "elks.call", f"unknown action {action['action']}"
     validated = CALL_SCHEMA(data)
     for number in validated["to"]:
@@ -103,6 +116,8 @@ def _check_elks_action(action: dict[str, Any]) -> None:
         normalize_number(validated["from"])
     # One of play/message/connect/actions, combinations, menu, connect numbers.
     call_plan(validated)
+    # The SMS of escalations too (a caller ID stands in for the options).
+    call_request(validated, {"caller_id": "+46700000000"})
 
 
 def _automations(document: Any) -> list[dict[str, Any]]:
@@ -127,6 +142,7 @@ def test_readme_has_examples() -> None:
     calls = [a for d in documents for a in _elks_actions(d)]
     assert sum(1 for a in calls if a["action"] == "elks.call") >= 5
     assert any(a["action"] == "elks.cancel" for a in calls)
+    assert sum(1 for a in calls if a["action"] == "elks.send_sms") >= 3
     assert sum(len(_automations(d)) for d in documents) >= 6
 
 
@@ -148,7 +164,7 @@ async def test_yaml_example(hass: HomeAssistant, text: str) -> None:
 def test_every_call_field_is_documented() -> None:
     """Each field of elks.call and elks.cancel appears in the README."""
     text = README.read_text(encoding="utf-8")
-    for schema in (CALL_SCHEMA, CANCEL_SCHEMA):
+    for schema in (CALL_SCHEMA, CANCEL_SCHEMA, SEND_SMS_SCHEMA):
         for key in schema.schema:
             assert f"| `{key}` |" in text, f"field {key} missing from the README"
 
@@ -172,6 +188,24 @@ def test_checks_catch_a_wrong_field() -> None:
         )
     with pytest.raises(probatio.Invalid):
         _check_elks_action({"action": "elks.cancel", "data": {"id": "x"}})
+    with pytest.raises(probatio.Invalid):
+        _check_elks_action(
+            {"action": "elks.send_sms", "data": {"to": "+46700000000", "text": "x"}}
+        )
+    with pytest.raises(ValueError, match="not a valid SMS sender"):
+        _check_elks_action(
+            {
+                "action": "elks.send_sms",
+                "data": {"to": "+46700000000", "message": "x", "from": "Larm-central"},
+            }
+        )
+    with pytest.raises(ServiceValidationError, match="sms_needs_sequential"):
+        _check_elks_action(
+            {
+                "action": "elks.call",
+                "data": {"to": "+46700000000", "play": "sound/beep", "sms_first": True},
+            }
+        )
     with pytest.raises(ServiceValidationError, match="pin_needs_menu"):
         _check_elks_action(
             {
