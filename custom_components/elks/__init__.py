@@ -84,10 +84,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     )
     entry.async_on_unload(dialer.escalations.async_unload)
     reconciler = CallReconciler(hass, entry, client, tracker)
-    numbers = NumberBindings(hass, entry, client)
-    await numbers.async_load()
-    entry.async_on_unload(numbers.async_unload)
-    entry.async_on_unload(numbers.async_add_claims(lambda: assist_claims(hass, entry)))
+    numbers = await _async_number_bindings(hass, entry, client)
     entry.runtime_data = ElksData(
         client,
         coordinator,
@@ -104,18 +101,31 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.
     await dialer.escalations.async_load()
-    # After everything that claims numbers registered; a changed external
-    # URL changes the webhook URL the numbers must lead to.
+    # After everything that claims numbers registered.
     await numbers.async_sync()
+    # Hangups acknowledged and dropped before the webhook was registered, or
+    # never sent (no public URL), are learned from 46elks instead.
+    reconciler.async_start()
+    return True
+
+
+async def _async_number_bindings(
+    hass: HomeAssistant, entry: ElksConfigEntry, client: ElksClient
+) -> NumberBindings:
+    """Return the account's number bindings, loaded and kept up to date.
+
+    A changed external URL changes the URL the numbers must lead to.
+    """
+    numbers = NumberBindings(hass, entry, client)
+    await numbers.async_load()
+    entry.async_on_unload(numbers.async_unload)
+    entry.async_on_unload(numbers.async_add_claims(lambda: assist_claims(hass, entry)))
     entry.async_on_unload(
         hass.bus.async_listen(
             EVENT_CORE_CONFIG_UPDATE, _sync_numbers_later(hass, entry, numbers)
         )
     )
-    # Hangups acknowledged and dropped before the webhook was registered, or
-    # never sent (no public URL), are learned from 46elks instead.
-    reconciler.async_start()
-    return True
+    return numbers
 
 
 def _sync_numbers_later(
