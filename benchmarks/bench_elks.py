@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 import cProfile
 import gc
 import json
@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 import platform
 import pstats
+from statistics import median
 import sys
 import time
 import tracemalloc
@@ -97,7 +98,7 @@ BARE_FANOUT_RUNS = 20
 SETUP_RUNS = 20
 E2E_RUNS = 200
 INGEST_CALLS = 500
-INGEST_ROUNDS = 3
+INGEST_ROUNDS = 5
 INGEST_CONCURRENCY = 8
 MEMORY_CALLS = 10_000
 MEMORY_WARMUP = 500
@@ -105,11 +106,18 @@ MEMORY_BATCH = 50
 ESCALATIONS = 40
 ESCALATION_LENGTH = 5
 ROUND_TRIP = 0.040  # s: 46elks at a realistic distance
-DISTANT_RUNS = {1: 30, 50: 15}
+DISTANT_RUNS = {1: 6, 50: 3}  # per repeat, interleaved with the floor
+DISTANT_REPEATS = 5
+# Ratios are also computed per repeat (a block of interleaved runs) and
+# reported as min / median / max over the repeats: the spread of the noise.
+REPEATS = 5
 SPOKEN_RECIPIENTS = 10
 # ELKS_BENCH_PROFILE=DIR writes cProfile files of the hot paths to DIR.
 PROFILE_DIR = os.environ.get("ELKS_BENCH_PROFILE")
 PROFILE_CALLS = 2000
+# ELKS_BENCH_ONLY=latency,ingest runs only those sections (while iterating;
+# the escalation section needs latency's median).
+ONLY = {s for s in os.environ.get("ELKS_BENCH_ONLY", "").split(",") if s}
 
 QUIET_LOGGERS = ("", "homeassistant", "custom_components", "elks_simulator", "aiohttp")
 
@@ -332,10 +340,10 @@ class Bench:
             "rest_command", "elks_call", {"to": quote(to)}, blocking=True
         )
 
-    async def bare(self, to: str) -> None:
+    async def bare(self, to: str, base_url: str | None = None) -> None:
         """Send the same POST with aiohttp alone: the floor."""
         async with self.session.post(
-            f"{self.base_url}/calls", data=self.form(to), headers=self.auth
+            f"{base_url or self.base_url}/calls", data=self.form(to), headers=self.auth
         ) as response:
             assert response.status == 200, await response.text()
             await response.read()
@@ -542,6 +550,19 @@ async def bench_setup(bench: Bench, report: Report) -> None:
     )
 
 
+def per_repeat(
+    ours: list[float], baseline: list[float], stat: str = "median"
+) -> list[float]:
+    """Return ``stat(ours) / stat(baseline)`` in each of REPEATS blocks."""
+    ours_size, base_size = len(ours) // REPEATS, len(baseline) // REPEATS
+    ratios: list[float] = []
+    for k in range(REPEATS):
+        o = getattr(Summary.of(ours[k * ours_size : (k + 1) * ours_size], ""), stat)
+        b = getattr(Summary.of(baseline[k * base_size : (k + 1) * base_size], ""), stat)
+        ratios.append(o / b)
+    return ratios
+
+
 async def bench_latency(bench: Bench, report: Report) -> None:
     """From the action call to the POST arriving at the simulator."""
     sim = bench.sim
@@ -576,11 +597,16 @@ async def bench_latency(bench: Bench, report: Report) -> None:
         "elks.call until the action returned",
         Summary.of(ours_done, "ms", 1000),
     )
-    report.ratio("latency median: ours / rest_command", o.median, r.median)
-    report.ratio("latency median: ours / bare aiohttp", o.median, b.median)
-    report.ratio("latency p95: ours / rest_command", o.p95, r.p95)
-    report.ratio("latency p95: ours / bare aiohttp", o.p95, b.p95)
+    for stat in ("median", "p95"):
+        for baseline, name in ((rest, "rest_command"), (bare, "bare aiohttp")):
+            report.ratio(
+                f"latency {stat}: ours / {name}",
+                getattr(o, stat),
+                getattr(Summary.of(baseline, "ms", 1000), stat),
+                spread=per_repeat(ours, baseline, stat),
+            )
     report.extra["latency_median_ms"] = o.median
+    report.extra["latency_samples_s"] = ours
 
 
 async def bench_fanout(bench: Bench, report: Report) -> None:
@@ -619,19 +645,31 @@ async def bench_fanout(bench: Bench, report: Report) -> None:
     diy = Summary.of(walls, "ms", 1000)
     report.add("fan-out", "script: 50 x rest_command in sequence (DIY)", diy)
 
+    ours50: list[float] = []
     walls = []
     for _ in range(BARE_FANOUT_RUNS):
+        # Interleaved: ours and the floor under the same load.
+        numbers = bench.numbers(RINGING, 50)
+        start = len(sim.requests)
+        t0 = time.perf_counter()
+        arrived = await bench.posts_after(start, 50, bench.call(numbers))
+        ours50.append(max(arrived) - t0)
         numbers = bench.numbers(OTHER, 50)
         start = len(sim.requests)
         t0 = time.perf_counter()
         gathered = asyncio.gather(*(bench.bare(n) for n in numbers))
         arrived = await bench.posts_after(start, 50, gathered)
         walls.append(max(arrived) - t0)
+    interleaved = Summary.of(ours50, "ms", 1000)
+    report.add("fan-out", "elks.call to 50, interleaved with the floor", interleaved)
     floor = Summary.of(walls, "ms", 1000)
     report.add("fan-out", "50 concurrent bare aiohttp POSTs (floor)", floor)
     report.ratio("fan-out 50 median: ours / DIY script", medians["ours50"], diy.median)
     report.ratio(
-        "fan-out 50 median: ours / bare aiohttp", medians["ours50"], floor.median
+        "fan-out 50 median: ours / bare aiohttp (interleaved)",
+        interleaved.median,
+        floor.median,
+        spread=per_repeat(ours50, walls),
     )
     report.ratio(
         "fan-out median: ours 50 / ours 1", medians["ours50"], medians["ours1"]
@@ -731,7 +769,10 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
         "webhook", "no-op webhook POST round trip", Summary.of(noop_lat, "ms", 1000)
     )
     report.ratio(
-        "ingest rate median: no-op / ours (slowdown)", noop.median, ours.median
+        "ingest rate median: no-op / ours (slowdown)",
+        noop.median,
+        ours.median,
+        spread=[n / o for n, o in zip(noop_rates, ours_rates, strict=True)],
     )
 
 
@@ -756,68 +797,144 @@ async def bench_escalation(bench: Bench, report: Report) -> None:
     gap = Summary.of(gaps, "ms", 1000)
     report.add("escalation", "hangup of call k -> POST of call k+1", gap)
     latency = report.extra["latency_median_ms"]
-    report.ratio("escalation gap median: gap / elks.call -> POST", gap.median, latency)
+    samples = report.extra.pop("latency_samples_s")
+    report.ratio(
+        "escalation gap median: gap / elks.call -> POST",
+        gap.median,
+        latency,
+        spread=per_repeat(gaps, samples),
+    )
     report.ratio("escalation gap p95: gap / elks.call -> POST median", gap.p95, latency)
 
 
-async def bench_distance(bench: Bench, report: Report) -> None:
-    """46elks 40 ms away: one action to 1 and to 50 people."""
-    sim = bench.sim
-    sim.round_trip = ROUND_TRIP
-    returned: dict[int, Summary] = {}
+@asynccontextmanager
+async def distant_simulator() -> AsyncIterator[str]:
+    """46elks 40 ms away, in its own process; yield its API base URL."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.distant",
+        f"--round-trip={ROUND_TRIP}",
+        f"--username={USERNAME}",
+        f"--password={PASSWORD}",
+        f"--caller={CALLER_ID}",
+        cwd=Path(__file__).parent.parent,
+        stdout=asyncio.subprocess.PIPE,
+    )
     try:
-        for count, runs in DISTANT_RUNS.items():
-            walls: list[float] = []
-            arrivals: list[float] = []
-            for _ in range(runs):
-                numbers = bench.numbers(RINGING, count)
-                start = len(sim.requests)
-                t0 = time.perf_counter()
-                arrived = await bench.posts_after(start, count, bench.call(numbers))
-                walls.append(time.perf_counter() - t0)
-                arrivals.append(max(arrived) - t0)
-            returned[count] = Summary.of(walls, "ms", 1000)
-            report.add(
-                "distance",
-                f"elks.call to {count}, 40 ms away -> action returned",
-                returned[count],
-            )
-            report.add(
-                "distance",
-                f"elks.call to {count}, 40 ms away -> all POSTs arrived",
-                Summary.of(arrivals, "ms", 1000),
-            )
-        floors: dict[int, Summary] = {}
-        for count, runs in DISTANT_RUNS.items():
-            walls = []
-            for _ in range(runs):
-                numbers = bench.numbers(OTHER, count)
-                t0 = time.perf_counter()
-                await asyncio.gather(*(bench.bare(n) for n in numbers))
-                walls.append(time.perf_counter() - t0)
-            floors[count] = Summary.of(walls, "ms", 1000)
-            report.add(
-                "distance",
-                f"{count} concurrent bare aiohttp, 40 ms away (floor)",
-                floors[count],
-            )
-        floor = floors[50]
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            line = (await process.stdout.readline()).decode()
+        assert line.startswith("ELKS_SIMULATOR_URL="), line
+        yield line.partition("=")[2].strip()
     finally:
-        sim.round_trip = 0.0
+        process.terminate()
+        await process.wait()
+
+
+async def point_entry_at(bench: Bench, base_url: str) -> None:
+    """Reload the config entry against another 46elks (not timed)."""
+    hass, entry = bench.hass, bench.entry
+    assert entry is not None
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_BASE_URL: base_url}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def distant_arrivals(bench: Bench, base_url: str, since: int) -> dict[str, Any]:
+    """When the distant simulator saw each POST /a1/calls from request ``since`` on."""
+    root = base_url.removesuffix("/a1")
+    async with bench.session.get(f"{root}/sim/bench/arrivals?since={since}") as resp:
+        assert resp.status == 200
+        data: dict[str, Any] = await resp.json()
+    return data
+
+
+async def distant_block(
+    bench: Bench, base_url: str, count: int, runs: int
+) -> tuple[list[float], list[float], list[float]]:
+    """Time ``runs`` actions to ``count`` and as many gathers of bare POSTs.
+
+    Interleaved; returns (ours returned, ours all arrived, bare all returned).
+    """
+    returned: list[float] = []
+    arrivals: list[float] = []
+    floor: list[float] = []
+    for _ in range(runs):
+        since = (await distant_arrivals(bench, base_url, 0))["count"]
+        t0 = time.perf_counter()
+        await bench.call(bench.numbers(RINGING, count))
+        returned.append(time.perf_counter() - t0)
+        arrived = (await distant_arrivals(bench, base_url, since))["arrived"]
+        assert len(arrived) == count, (len(arrived), count)
+        arrivals.append(max(arrived) - t0)
+        numbers = bench.numbers(OTHER, count)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(bench.bare(n, base_url) for n in numbers))
+        floor.append(time.perf_counter() - t0)
+    return returned, arrivals, floor
+
+
+async def bench_distance(bench: Bench, report: Report) -> None:
+    """46elks 40 ms away in its own process: one action to 1 and to 50 people.
+
+    Run last: the entry then points at the distant simulator, whose calls
+    ring until the run ends.
+    """
+    ours: dict[int, list[float]] = {1: [], 50: []}
+    arrived: dict[int, list[float]] = {1: [], 50: []}
+    floors: dict[int, list[float]] = {1: [], 50: []}
+    spread: dict[str, list[float]] = {"ours": [], "floor": []}
+    async with distant_simulator() as base_url:
+        await point_entry_at(bench, base_url)
+        for _ in range(DISTANT_REPEATS):
+            for count, runs in DISTANT_RUNS.items():
+                o, a, f = await distant_block(bench, base_url, count, runs)
+                ours[count] += o
+                arrived[count] += a
+                floors[count] += f
+            one, many = DISTANT_RUNS[1], DISTANT_RUNS[50]
+            spread["ours"].append(median(ours[50][-many:]) / median(ours[1][-one:]))
+            spread["floor"].append(
+                median(floors[50][-many:]) / median(floors[1][-one:])
+            )
+    summaries: dict[str, Summary] = {}
+    for count in DISTANT_RUNS:
+        for key, name, values in (
+            ("ours", f"elks.call to {count}, 40 ms away -> action returned", ours),
+            (
+                "arrived",
+                f"elks.call to {count}, 40 ms away -> all POSTs arrived",
+                arrived,
+            ),
+            ("floor", f"{count} concurrent bare aiohttp, 40 ms away (floor)", floors),
+        ):
+            summaries[f"{key}{count}"] = Summary.of(values[count], "ms", 1000)
+            report.add("distance", name, summaries[f"{key}{count}"])
+    s = summaries
     report.ratio(
         "distance median: ours 50 / ours 1 (action returned)",
-        returned[50].median,
-        returned[1].median,
+        s["ours50"].median,
+        s["ours1"].median,
+        spread=spread["ours"],
     )
     report.ratio(
-        "distance median: ours 50 / bare aiohttp 50", returned[50].median, floor.median
+        "distance p95: ours 50 / ours 1 (action returned)",
+        s["ours50"].p95,
+        s["ours1"].p95,
     )
-    # The simulator shares the process and loop: 50 requests' work on both
-    # sides is serialised there, which bare aiohttp pays as well.
     report.ratio(
-        "distance median: bare aiohttp 50 / bare aiohttp 1 (the same floor)",
-        floors[50].median,
-        floors[1].median,
+        "distance median: ours 50 / bare aiohttp 50",
+        s["ours50"].median,
+        s["floor50"].median,
+    )
+    report.ratio(
+        "distance median: bare aiohttp 50 / bare aiohttp 1 (the floor)",
+        s["floor50"].median,
+        s["floor1"].median,
+        spread=spread["floor"],
     )
 
 
@@ -1015,6 +1132,19 @@ async def bench_memory(bench: Bench, report: Report) -> None:
     report.extra["rss_bytes"] = {"start": rss0, "half": rss_half, "end": rss1}
 
 
+SECTIONS: dict[str, Callable[[Bench, Report], Awaitable[None]]] = {
+    "latency": bench_latency,
+    "fanout": bench_fanout,
+    "escalation": bench_escalation,
+    "spoken": bench_spoken,
+    "e2e": bench_e2e,
+    "ingest": bench_ingest,
+    "memory": bench_memory,
+    # Last: it points the entry at the distant simulator for good.
+    "distance": bench_distance,
+}
+
+
 async def test_benchmarks(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
@@ -1027,17 +1157,13 @@ async def test_benchmarks(
     try:
         with quiet_logging():
             await bench_setup(bench, report)
-            await bench_latency(bench, report)
-            await bench_fanout(bench, report)
-            await bench_escalation(bench, report)
-            await bench_distance(bench, report)
-            await bench_spoken(bench, report)
-            await bench_e2e(bench, report)
-            await bench_ingest(bench, report)
-            await bench.end_our_calls()
-            if PROFILE_DIR:
-                await bench_profile(bench, Path(PROFILE_DIR))
-            await bench_memory(bench, report)
+            for name, section in SECTIONS.items():
+                if not ONLY or name in ONLY:
+                    await section(bench, report)
+                if name == "ingest":
+                    await bench.end_our_calls()
+                    if PROFILE_DIR:
+                        await bench_profile(bench, Path(PROFILE_DIR))
     finally:
         await bench.session.close()
         await bench.sim.stop()
