@@ -39,6 +39,8 @@ REDACTED: Final = "[redacted]"
 _WEBHOOK_ID_LIKE = re.compile(r"[0-9A-Fa-f]{40,}")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]+")
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
+# A number whose URL-encoding is "%2B" and its ASCII digits.
+_ASCII_E164 = re.compile(r"\+[0-9]{2,15}")
 # What a 46elks id looks like; anything else must not become part of a path.
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
@@ -112,6 +114,8 @@ def normalize_number(number: str) -> str:
     trunk prefix is refused. Numbers without a
     country code are rejected rather than guessed.
     """
+    if _E164.fullmatch(number):
+        return number  # already E.164: the common case, nothing to clean
     # "+46 (0)70…" may or may not mean to drop the 0: refuse to guess,
     # since either guess can ring a stranger.
     if "(0)" in number.replace(" ", ""):
@@ -388,6 +392,8 @@ class ElksClient:
         self._headers = {"Authorization": aiohttp.encode_basic_auth(username, password)}
         self._auth_token = self._headers["Authorization"].partition(" ")[2]
         self._base_url = URL(base_url.rstrip("/"))
+        # Joined once: every placed call posts here.
+        self._calls_url = self._base_url / "calls"
         self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
         self._form_headers = {**self._headers, "Content-Type": FORM_CONTENT_TYPE}
         self._fixed_form: tuple[tuple[str, str], ...] = ()
@@ -486,7 +492,10 @@ class ElksClient:
         if fixed != self._fixed_form:
             self._fixed_form = fixed
             self._fixed_body = urlencode(fixed)
-        return f"to={quote_plus(form['to'])}&{self._fixed_body}".encode()
+        to = form["to"]
+        # quote_plus costs as much as the rest of the body; E.164 needs none.
+        to = "%2B" + to[1:] if _ASCII_E164.fullmatch(to) else quote_plus(to)
+        return f"to={to}&{self._fixed_body}".encode()
 
     async def _get_json(
         self, path: str, params: Mapping[str, str] | None = None
@@ -559,7 +568,7 @@ class ElksClient:
         body: bytes | None,
     ) -> tuple[int, str, str | None]:
         """Send one request (``body``: a URL-encoded form); return its status, text and Retry-After."""
-        url = self._base_url / path
+        url = self._calls_url if path == "calls" else self._base_url / path
         try:
             async with self._session.request(
                 method,
