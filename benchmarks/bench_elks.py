@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 import cProfile
 import gc
 import json
@@ -39,6 +39,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.elks.api import ElksClient
 from custom_components.elks.const import (
     CONF_BASE_URL,
     CONF_CALLER_ID,
@@ -46,10 +47,14 @@ from custom_components.elks.const import (
     DOMAIN,
     EVENT_CALL_ENDED,
 )
+from custom_components.elks.escalation import EscalationManager
 from custom_components.elks.runtime import ElksConfigEntry
+from custom_components.elks.tracker import CallTracker
+from custom_components.elks.webhook import ElksWebhook
 from elks_simulator import Callee, Simulator, WebhookDelivery
 from elks_simulator.models import DeliveryKind
 from homeassistant.components import tts, webhook
+from homeassistant.components.event import EventEntity
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
 from homeassistant.config_entries import ConfigEntry, ConfigFlow
 from homeassistant.const import (
@@ -73,6 +78,23 @@ USERNAME = "u0123456789abcdef0123456789abcdef"
 PASSWORD = "bench-api-password"
 WEBHOOK_ID = "bench0123456789abcdef0123456789abcdefwebhook"
 NOOP_WEBHOOK_ID = "bench0123456789abcdef0123456789abcdefnoop"
+FLOOR_WEBHOOK_ID = "bench0123456789abcdef0123456789abcdeffloor"
+# As many fields as elks_call_ended carries.
+FLOOR_EVENT_DATA: dict[str, Any] = {
+    "config_entry_id": "01J0000000000000000000000",
+    "device_id": "0123456789abcdef0123456789abcdef",
+    "call_id": "c0123456789abcdef0123456789abcd",
+    "from": "+46766860001",
+    "to": "+46701000001",
+    "state": "failed",
+    "direction": "outgoing",
+    "created": "2026-01-01T00:00:00+00:00",
+    "start": None,
+    "cost": 0,
+    "duration": 0,
+    "acknowledged": None,
+    "outcome": "failed",
+}
 CALLER_ID = "+46766860001"
 SENSOR = "sensor.home_last_call"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -209,6 +231,47 @@ class CountingSpeech(tts.TextToSpeechEntity):
 TTS_ENGINE = "tts.counting_speech"
 
 
+class FloorEvent(EventEntity):
+    """A plain event entity: what Home Assistant itself costs per hangup."""
+
+    _attr_name = "Floor"
+    _attr_unique_id = "floor_event"
+    _attr_event_types = ["ended"]
+
+    @callback
+    def ended(self, data: dict[str, Any]) -> None:
+        """Trigger and write, as the integration's Call entity does."""
+        self._trigger_event("ended", data)
+        self.async_write_ha_state()
+
+
+async def setup_floor_event(hass: HomeAssistant) -> FloorEvent:
+    """Add one event entity of a test integration; return it."""
+    entity = FloorEvent()
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, [Platform.EVENT])
+        return True
+
+    async def setup_event(
+        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
+    ) -> None:
+        add([entity])
+
+    mock_integration(hass, MockModule("bench_floor", async_setup_entry=setup_entry))
+    mock_platform(
+        hass, "bench_floor.event", MockPlatform(async_setup_entry=setup_event)
+    )
+    mock_platform(hass, "bench_floor.config_flow")
+    entry = MockConfigEntry(domain="bench_floor")
+    entry.add_to_hass(hass)
+    with mock_config_flow("bench_floor", ConfigFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert entity.hass is not None
+    return entity
+
+
 async def setup_counting_tts(hass: HomeAssistant) -> None:
     """Set up ``tts`` with the counting engine (a test integration)."""
     assert await async_setup_component(hass, "tts", {})
@@ -270,6 +333,8 @@ class Bench:
         self.hung_up: set[str] = set()
         self._next = 0
         self.hangup_url = str(client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
+        self.apart_url = ""
+        self.noop_called = 0.0
 
     @property
     def tracker_sizes(self) -> dict[str, int]:
@@ -334,10 +399,10 @@ class Bench:
         assert isinstance(escalation, dict)
         return escalation
 
-    async def rest_command(self, to: str) -> None:
+    async def rest_command(self, to: str, name: str = "elks_call") -> None:
         """Send the same POST through Home Assistant's ``rest_command``."""
         await self.hass.services.async_call(
-            "rest_command", "elks_call", {"to": quote(to)}, blocking=True
+            "rest_command", name, {"to": quote(to)}, blocking=True
         )
 
     async def bare(self, to: str, base_url: str | None = None) -> None:
@@ -410,7 +475,7 @@ class Bench:
 
 
 async def prepare(
-    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, apart_url: str
 ) -> Bench:
     """Start the simulator; set up HTTP, webhook, rest_command, script; client last."""
     sim = TimedSimulator(time_scale=1.0)
@@ -449,14 +514,18 @@ async def prepare(
         "rest_command",
         {
             "rest_command": {
-                "elks_call": {
-                    "url": f"{base_url}/calls",
+                name: {
+                    "url": f"{url}/calls",
                     "method": "post",
                     "payload": payload,
                     "content_type": "application/x-www-form-urlencoded",
                     "username": USERNAME,
                     "password": PASSWORD,
                 }
+                for name, url in (
+                    ("elks_call", base_url),
+                    ("elks_call_apart", apart_url),
+                )
             }
         },
     )
@@ -487,10 +556,26 @@ async def prepare(
     async def noop(
         hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response | None:
+        bench.noop_called = time.perf_counter()
         await request.read()
         return None
 
     webhook.async_register(hass, "bench", "no-op", NOOP_WEBHOOK_ID, noop)
+    floor = await setup_floor_event(hass)
+
+    async def state_and_event(
+        hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response | None:
+        # What any hangup must cost in Home Assistant: the Call entity's
+        # state write and the elks_call_ended bus event, with as much data.
+        await request.read()
+        floor.ended(FLOOR_EVENT_DATA)
+        hass.bus.async_fire("bench_call_ended", FLOOR_EVENT_DATA)
+        return None
+
+    webhook.async_register(
+        hass, "bench", "state + event", FLOOR_WEBHOOK_ID, state_and_event
+    )
 
     @callback
     def ended(event: Event[Any]) -> None:
@@ -606,6 +691,7 @@ async def bench_latency(bench: Bench, report: Report) -> None:
                 spread=per_repeat(ours, baseline, stat),
             )
     report.extra["latency_median_ms"] = o.median
+    report.extra["rest_command_median_ms"] = r.median
     report.extra["latency_samples_s"] = ours
 
 
@@ -719,6 +805,7 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
     noop_rates: list[float] = []
     ours_lat: list[float] = []
     noop_lat: list[float] = []
+    floor_rates: list[float] = []
     writes = Counter[str]()
     counting = False
 
@@ -751,6 +838,10 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
         )
         noop_rates.append(len(bodies) / wall)
         noop_lat += lat
+        wall, _ = await bench.post_all(
+            f"/api/webhook/{FLOOR_WEBHOOK_ID}", bodies, INGEST_CONCURRENCY
+        )
+        floor_rates.append(len(bodies) / wall)
     unsub()
     ours = Summary.of(ours_rates, "hangups/s")
     noop = Summary.of(noop_rates, "requests/s")
@@ -764,6 +855,10 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
         "webhook", f"hangup ingest ({INGEST_CONCURRENCY} in flight), per round", ours
     )
     report.add("webhook", "no-op webhook handler, same stack (floor)", noop)
+    floor = Summary.of(floor_rates, "requests/s")
+    report.add(
+        "webhook", "webhook with 1 event entity write + 1 bus event (HA floor)", floor
+    )
     report.add("webhook", "hangup POST round trip", Summary.of(ours_lat, "ms", 1000))
     report.add(
         "webhook", "no-op webhook POST round trip", Summary.of(noop_lat, "ms", 1000)
@@ -773,6 +868,18 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
         noop.median,
         ours.median,
         spread=[n / o for n, o in zip(noop_rates, ours_rates, strict=True)],
+    )
+    report.ratio(
+        "ingest rate median: no-op / (1 state write + 1 bus event) (HA's share)",
+        noop.median,
+        floor.median,
+        spread=[n / f for n, f in zip(noop_rates, floor_rates, strict=True)],
+    )
+    report.ratio(
+        "ingest rate median: (1 state write + 1 bus event) / ours (our share)",
+        floor.median,
+        ours.median,
+        spread=[f / o for f, o in zip(floor_rates, ours_rates, strict=True)],
     )
 
 
@@ -805,16 +912,120 @@ async def bench_escalation(bench: Bench, report: Report) -> None:
         spread=per_repeat(gaps, samples),
     )
     report.ratio("escalation gap p95: gap / elks.call -> POST median", gap.p95, latency)
+    await escalation_breakdown(bench, report)
+    delivery = await webhook_delivery(bench)
+    report.add(
+        "escalation",
+        "floor: a POST to a no-op webhook -> its handler runs",
+        delivery,
+    )
+    floor = delivery.median + report.extra["rest_command_median_ms"]
+    report.add(
+        "escalation", "floor: that + rest_command -> POST arrived [median]", floor
+    )
+    report.ratio(
+        "escalation gap median: gap / floor (HA's own share)", gap.median, floor
+    )
+    report.ratio(
+        "escalation floor / elks.call -> POST (the 2x target's floor)", floor, latency
+    )
+
+
+GAP_STEPS = (
+    ("simulator starts the hangup POST", None),
+    ("integration's webhook handler runs", (ElksWebhook, "_async_handle_request")),
+    ("tracker gets the checked hangup", (CallTracker, "hangup_received")),
+    (
+        "state writes + bus event done, waiters resolved",
+        (CallTracker, "_resolve_waiters"),
+    ),
+    ("escalation task runs again", (EscalationManager, "_async_attempt")),
+    ("client places the next call", (ElksClient, "place_call")),
+    ("aiohttp request starts", (aiohttp.ClientSession, "_request")),
+    ("simulator has the POST", None),
+)
+
+
+@contextmanager
+def stamping(marks: dict[str, list[float]]) -> Iterator[None]:
+    """Note when each step of GAP_STEPS starts (wrapping the methods)."""
+    saved: list[tuple[type, str, Any]] = []
+    for name, where in GAP_STEPS:
+        if where is None:
+            continue
+        cls, attr = where
+        original = getattr(cls, attr)
+        saved.append((cls, attr, original))
+        stamps = marks.setdefault(name, [])
+
+        def wrapper(
+            *args: Any, _o: Any = original, _s: list[float] = stamps, **kwargs: Any
+        ) -> Any:
+            _s.append(time.perf_counter())
+            return _o(*args, **kwargs)
+
+        setattr(cls, attr, wrapper)
+    try:
+        yield
+    finally:
+        for cls, attr, original in saved:
+            setattr(cls, attr, original)
+
+
+async def escalation_breakdown(bench: Bench, report: Report) -> None:
+    """Where the gap goes: the median time between consecutive steps."""
+    sim = bench.sim
+    steps: dict[str, list[float]] = {}
+    names = [name for name, _ in GAP_STEPS]
+    for _ in range(ESCALATIONS // 2):
+        marks: dict[str, list[float]] = {}
+        start = len(sim.requests)
+        with stamping(marks):
+            escalation = await bench.escalate(
+                bench.numbers(SHORT_BUSY, ESCALATION_LENGTH), play="sound/beep"
+            )
+        posted = {
+            r.form.get("to"): r.received_at
+            for r in sim.requests[start:]
+            if r.method == "POST" and r.path.lower() == "/a1/calls"
+        }
+        attempts = escalation["attempts"]
+        for previous, following in zip(attempts, attempts[1:], strict=False):
+            times = [sim.hangup_sent[previous["call_id"]]]
+            for name in names[1:-1]:
+                times.append(min(t for t in marks[name] if t > times[-1]))
+            times.append(posted[following["to"]])
+            for before, after, t0, t1 in zip(
+                names, names[1:], times, times[1:], strict=False
+            ):
+                steps.setdefault(f"  {before} -> {after}", []).append(t1 - t0)
+    for name, values in steps.items():
+        report.add("escalation", name, Summary.of(values, "ms", 1000))
+
+
+async def webhook_delivery(bench: Bench) -> Summary:
+    """Time from starting a hangup POST (a client like the simulator's) to the handler."""
+    delays: list[float] = []
+    body = urlencode(FLOOR_EVENT_DATA | {"start": ""})
+    url = str(bench.client.make_url(f"/api/webhook/{NOOP_WEBHOOK_ID}"))
+    for _ in range(LATENCY_RUNS):
+        t0 = time.perf_counter()
+        async with bench.session.post(url, data=body, headers=FORM) as response:
+            assert response.status == 200
+            await response.read()
+        delays.append(bench.noop_called - t0)
+    return Summary.of(delays, "ms", 1000)
 
 
 @asynccontextmanager
-async def distant_simulator() -> AsyncIterator[str]:
-    """46elks 40 ms away, in its own process; yield its API base URL."""
+async def simulator_apart(round_trip: float) -> AsyncIterator[str]:
+    """Run 46elks in its own process (``benchmarks/distant.py``); yield its API URL."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "benchmarks.distant",
-        f"--round-trip={ROUND_TRIP}",
+        f"--round-trip={round_trip}",
+        f"--short-busy={SHORT_BUSY[0][:-4]}",
         f"--username={USERNAME}",
         f"--password={PASSWORD}",
         f"--caller={CALLER_ID}",
@@ -877,6 +1088,82 @@ async def distant_block(
     return returned, arrivals, floor
 
 
+async def apart_latency(bench: Bench, report: Report) -> float:
+    """Measure action -> POST arrived against the simulator apart; return our median."""
+    url = bench.apart_url
+    samples: dict[str, list[float]] = {"ours": [], "rest": [], "bare": []}
+    methods: list[tuple[str, Callable[[str], Awaitable[Any]], list[str]]] = [
+        ("ours", lambda to: bench.call([to]), RINGING),
+        ("rest", lambda to: bench.rest_command(to, "elks_call_apart"), OTHER),
+        ("bare", lambda to: bench.bare(to, url), OTHER),
+    ]
+    for run in range(LATENCY_WARMUP + LATENCY_RUNS):
+        for k in range(3):
+            name, method, pool = methods[(run + k) % 3]
+            [to] = bench.numbers(pool, 1)
+            since = (await distant_arrivals(bench, url, 0))["count"]
+            t0 = time.perf_counter()
+            await method(to)
+            [arrived] = (await distant_arrivals(bench, url, since))["arrived"]
+            if run >= LATENCY_WARMUP:
+                samples[name].append(arrived - t0)
+    o, r, b = (Summary.of(samples[k], "ms", 1000) for k in ("ours", "rest", "bare"))
+    report.add("apart", "elks.call -> POST /a1/calls arrived", o)
+    report.add("apart", "rest_command -> POST arrived (HA baseline)", r)
+    report.add("apart", "bare aiohttp POST -> arrived (floor)", b)
+    for stat in ("median", "p95"):
+        for baseline, name in (("rest", "rest_command"), ("bare", "bare aiohttp")):
+            report.ratio(
+                f"apart: latency {stat}: ours / {name}",
+                getattr(o, stat),
+                getattr(Summary.of(samples[baseline], "ms", 1000), stat),
+                spread=per_repeat(samples["ours"], samples[baseline], stat),
+            )
+    report.extra["apart_latency_samples_s"] = samples["ours"]
+    return o.median
+
+
+async def apart_escalation(bench: Bench, report: Report, latency: float) -> None:
+    """Hangup of call k -> POST of call k+1 against the simulator apart."""
+    url = bench.apart_url
+    gaps: list[float] = []
+    for _ in range(ESCALATIONS):
+        since = (await distant_arrivals(bench, url, 0))["count"]
+        escalation = await bench.escalate(
+            bench.numbers(SHORT_BUSY, ESCALATION_LENGTH), play="sound/beep"
+        )
+        assert escalation["result"] == "exhausted", escalation
+        data = await distant_arrivals(bench, url, since)
+        posted = dict(data["posts"])
+        attempts = escalation["attempts"]
+        for previous, following in zip(attempts, attempts[1:], strict=False):
+            sent = data["hangup_sent"][previous["call_id"]]
+            gaps.append(posted[following["to"]] - sent)
+    gap = Summary.of(gaps, "ms", 1000)
+    report.add("apart", "escalation: hangup of call k -> POST of call k+1", gap)
+    report.ratio(
+        "apart: escalation gap median: gap / elks.call -> POST",
+        gap.median,
+        latency,
+        spread=per_repeat(gaps, report.extra.pop("apart_latency_samples_s")),
+    )
+    report.ratio(
+        "apart: escalation gap p95: gap / elks.call -> POST median", gap.p95, latency
+    )
+
+
+async def bench_apart(bench: Bench, report: Report) -> None:
+    """Latency and escalation gap with the simulator in its own process.
+
+    In one process the simulator's own work (its server, its webhook client,
+    its call lifecycles) runs on Home Assistant's loop between our steps;
+    apart, only Home Assistant's and the integration's work is in the gap.
+    """
+    await point_entry_at(bench, bench.apart_url)
+    latency = await apart_latency(bench, report)
+    await apart_escalation(bench, report, latency)
+
+
 async def bench_distance(bench: Bench, report: Report) -> None:
     """46elks 40 ms away in its own process: one action to 1 and to 50 people.
 
@@ -887,7 +1174,7 @@ async def bench_distance(bench: Bench, report: Report) -> None:
     arrived: dict[int, list[float]] = {1: [], 50: []}
     floors: dict[int, list[float]] = {1: [], 50: []}
     spread: dict[str, list[float]] = {"ours": [], "floor": []}
-    async with distant_simulator() as base_url:
+    async with simulator_apart(ROUND_TRIP) as base_url:
         await point_entry_at(bench, base_url)
         for _ in range(DISTANT_REPEATS):
             for count, runs in DISTANT_RUNS.items():
@@ -1033,6 +1320,7 @@ async def bench_profile(bench: Bench, directory: Path) -> None:
     for name, path in (
         ("hangup", f"/api/webhook/{WEBHOOK_ID}"),
         ("noop_webhook", f"/api/webhook/{NOOP_WEBHOOK_ID}"),
+        ("floor_webhook", f"/api/webhook/{FLOOR_WEBHOOK_ID}"),
     ):
         profile = cProfile.Profile()
         profile.enable()
@@ -1140,7 +1428,8 @@ SECTIONS: dict[str, Callable[[Bench, Report], Awaitable[None]]] = {
     "e2e": bench_e2e,
     "ingest": bench_ingest,
     "memory": bench_memory,
-    # Last: it points the entry at the distant simulator for good.
+    # Last: these point the entry at a simulator in its own process for good.
+    "apart": bench_apart,
     "distance": bench_distance,
 }
 
@@ -1153,7 +1442,10 @@ async def test_benchmarks(
     """Measure everything in one run and print the table."""
     report = Report(machine(), [], [], {})
     t0 = time.perf_counter()
-    bench = await prepare(hass, hass_client_no_auth)
+    stack = AsyncExitStack()
+    apart_url = await stack.enter_async_context(simulator_apart(0.0))
+    bench = await prepare(hass, hass_client_no_auth, apart_url)
+    bench.apart_url = apart_url
     try:
         with quiet_logging():
             await bench_setup(bench, report)
@@ -1167,6 +1459,7 @@ async def test_benchmarks(
     finally:
         await bench.session.close()
         await bench.sim.stop()
+        await stack.aclose()
     report.extra["total_seconds"] = time.perf_counter() - t0
     report.write_json(RESULTS)
     print("\n" + report.table())
