@@ -1417,6 +1417,22 @@ async def bench_memory(bench: Bench, report: Report) -> None:
         "requests", "API requests per placed call (memory run)", requests / placed
     )
     report.extra["memory_top_lines"] = top
+    ours = "integration (custom_components/elks)"
+    report.ratio(
+        "memory: integration growth over the second half / its live memory at half",
+        growth[ours],
+        sum(
+            s.size
+            for s in snapshot_half.statistics("filename")
+            if memory_category(s.traceback[0].filename) == ours
+        ),
+    )
+    report.extra["memory_growth_lines_integration"] = [
+        f"{d.traceback[0].filename.split('custom_components/')[-1]}:"
+        f"{d.traceback[0].lineno} {d.size_diff / 1024:+.1f} KiB ({d.count_diff:+d})"
+        for d in snapshot.compare_to(snapshot_half, "lineno")[:200]
+        if "custom_components/elks" in d.traceback[0].filename and d.size_diff
+    ][:10]
     report.extra["rss_bytes"] = {"start": rss0, "half": rss_half, "end": rss1}
 
 
