@@ -136,13 +136,9 @@ class Dialer:
         """Place the calls (adding each to ``placed``) and build the result."""
         request = dialing.request
         with self._signals.placements():
-            if len(request.recipients) == 1:
-                # No task for one call: the POST goes out in this loop turn.
-                results = [await self.async_place(dialing, request.recipients[0])]
-            else:
-                results = await asyncio.gather(
-                    *(self.async_place(dialing, to) for to in request.recipients)
-                )
+            results = await asyncio.gather(
+                *(self.async_place(dialing, to) for to in request.recipients)
+            )
         placed.extend(result for result in results if isinstance(result, Call))
         failures = [r for r in results if isinstance(r, PlacementFailure)]
         _log_failures(failures)
