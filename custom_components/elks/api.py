@@ -7,12 +7,12 @@ maps to Home Assistant errors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import re
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Self
 from urllib.parse import quote, quote_plus, urlencode
 
 import aiohttp
@@ -65,46 +65,52 @@ class ElksCallOutcomeUnknownError(ElksError):
     """
 
 
-class ElksRateLimitedError(ElksError):
-    """46elks answered 429 Too Many Requests."""
+class _Described(Exception):
+    """An error whose fields are a dataclass's; MESSAGE filled with them is its text."""
 
-    def __init__(self, retry_after: float | None) -> None:
-        """Keep the server's Retry-After, when it gave one."""
-        super().__init__("rate limited by 46elks")
-        self.retry_after = retry_after
+    MESSAGE: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        """Make the message (what ``str()`` and the log show) from the fields."""
+        super().__init__(self.MESSAGE.format_map(vars(self)))
 
 
-class ElksRequestError(ElksError):
+@dataclass(eq=False)
+class ElksRateLimitedError(_Described, ElksError):
+    """46elks answered 429 Too Many Requests, with its Retry-After if it gave one."""
+
+    MESSAGE = "rate limited by 46elks"
+    retry_after: float | None
+
+
+@dataclass(eq=False)
+class ElksRequestError(_Described, ElksError):
     """46elks answered with an error status; ``message`` is its own text."""
 
-    def __init__(self, status: int, message: str) -> None:
-        """Keep the status and 46elks' message."""
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-        self.message = message
+    MESSAGE = "HTTP {status}: {message}"
+    status: int
+    message: str
 
 
 class ElksResponseError(ElksError):
     """46elks answered 2xx with a body this client does not understand."""
 
 
-class InvalidNumberError(ValueError):
-    """A phone number that cannot be turned into E.164."""
+@dataclass(eq=False)
+class InvalidNumberError(_Described, ValueError):
+    """A phone number (``number``, as given) that cannot be turned into E.164."""
 
-    def __init__(self, number: str) -> None:
-        """Keep the number as given."""
-        super().__init__(f"not a phone number in international format: {number!r}")
-        self.number = number
+    MESSAGE = "not a phone number in international format: {number!r}"
+    number: str
 
 
-class InvalidActionError(ValueError):
-    """A call action that 46elks would not accept."""
+@dataclass(eq=False)
+class InvalidActionError(_Described, ValueError):
+    """A call action that 46elks would not accept: where, and what is wrong."""
 
-    def __init__(self, path: str, problem: str) -> None:
-        """Say where in the action object the problem is."""
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
+    MESSAGE = "{path}: {problem}"
+    path: str
+    problem: str
 
 
 def normalize_number(number: str) -> str:
@@ -249,17 +255,17 @@ class Account:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build from the API's JSON."""
-        try:
-            return cls(
+        return _read(
+            "account",
+            lambda: cls(
                 id=str(data["id"]),
                 displayname=str(data.get("displayname") or data["id"]),
                 mobilenumber=_opt_str(data.get("mobilenumber")),
                 email=_opt_str(data.get("email")),
                 currency=str(data.get("currency") or ""),
                 balance=int(data.get("balance") or 0),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ElksResponseError(f"unexpected account object: {err!r}") from err
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +295,9 @@ class PhoneNumber:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build from the API's JSON."""
-        try:
-            return cls(
+        return _read(
+            "number",
+            lambda: cls(
                 id=str(data["id"]),
                 number=str(data["number"]),
                 active=data.get("active") == "yes",
@@ -298,9 +305,8 @@ class PhoneNumber:
                 name=_opt_str(data.get("name")),
                 voice_start=_opt_str(data.get("voice_start")),
                 sms_url=_opt_str(data.get("sms_url")),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ElksResponseError(f"unexpected number object: {err!r}") from err
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,21 +336,28 @@ class Call:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build from JSON, or from a ``whenhangup`` form."""
-        try:
-            state = _call_state(data["state"])
-            return cls(
+        return _read(
+            "call",
+            lambda: cls(
                 id=str(data["id"]),
                 direction=str(data.get("direction") or "outgoing"),
                 from_number=str(data["from"]),
                 to=str(data["to"]),
-                state=state,
+                state=_call_state(data["state"]),
                 created=str(data["created"]),
                 start=_opt_str(data.get("start")),
                 duration=_opt_int(data.get("duration"), MAX_CALL_DURATION_SECONDS),
                 cost=_opt_int(data.get("cost"), MAX_CALL_COST),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ElksResponseError(f"unexpected call object: {err}") from err
+            ),
+        )
+
+
+def _read[T](kind: str, build: Callable[[], T]) -> T:
+    """Return ``build()``; a field 46elks left out or sent malformed is its error."""
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError) as err:
+        raise ElksResponseError(f"unexpected {kind} object: {err!r}") from err
 
 
 def _placed_call(data: Any) -> Call:
