@@ -690,9 +690,66 @@ async def bench_latency(bench: Bench, report: Report) -> None:
                 getattr(Summary.of(baseline, "ms", 1000), stat),
                 spread=per_repeat(ours, baseline, stat),
             )
+    await latency_split(bench, report)
     report.extra["latency_median_ms"] = o.median
     report.extra["rest_command_median_ms"] = r.median
     report.extra["latency_samples_s"] = ours
+
+
+async def latency_split(bench: Bench, report: Report) -> None:
+    """Split action -> POST arrived at the start of aiohttp's request.
+
+    Before it: the action's own work (Home Assistant's service call, the
+    schema, ours or rest_command's). After it: aiohttp and the simulator,
+    the same for both.
+    """
+    started: list[float] = []
+    original = aiohttp.ClientSession._request  # noqa: SLF001
+
+    def noting(*args: Any, **kwargs: Any) -> Any:
+        started.append(time.perf_counter())
+        return original(*args, **kwargs)
+
+    samples: dict[str, tuple[list[float], list[float]]] = {
+        "elks.call": ([], []),
+        "rest_command": ([], []),
+    }
+    methods: list[tuple[str, Callable[[str], Awaitable[Any]], list[str]]] = [
+        ("elks.call", lambda to: bench.call([to]), RINGING),
+        ("rest_command", bench.rest_command, OTHER),
+    ]
+    aiohttp.ClientSession._request = noting  # type: ignore[method-assign]  # noqa: SLF001
+    try:
+        for run in range(LATENCY_RUNS):
+            for k in range(2):
+                name, method, pool = methods[(run + k) % 2]
+                [to] = bench.numbers(pool, 1)
+                started.clear()
+                start = len(bench.sim.requests)
+                t0 = time.perf_counter()
+                [arrived] = await bench.posts_after(start, 1, method(to))
+                samples[name][0].append(started[0] - t0)
+                samples[name][1].append(arrived - started[0])
+    finally:
+        aiohttp.ClientSession._request = original  # type: ignore[method-assign]  # noqa: SLF001
+    for name, (before, after) in samples.items():
+        report.add(
+            "latency",
+            f"  {name} -> aiohttp request starts",
+            Summary.of(before, "ms", 1000),
+        )
+        report.add(
+            "latency",
+            f"  {name}: request starts -> POST arrived",
+            Summary.of(after, "ms", 1000),
+        )
+    ours, rest = samples["elks.call"][0], samples["rest_command"][0]
+    report.ratio(
+        "latency median, before the request: ours / rest_command",
+        Summary.of(ours, "").median,
+        Summary.of(rest, "").median,
+        spread=per_repeat(ours, rest),
+    )
 
 
 async def bench_fanout(bench: Bench, report: Report) -> None:
