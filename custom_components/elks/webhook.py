@@ -321,7 +321,7 @@ class ElksWebhook:
     ) -> web.Response:
         try:
             handler = self._routes[WebhookRoute(route_name)]
-        except (ValueError, KeyError):
+        except ValueError, KeyError:
             LOGGER.warning("Ignored a 46elks webhook for route %r", _clip(route_name))
             return web.Response(status=HTTPStatus.OK)
         return await handler(form, query)
