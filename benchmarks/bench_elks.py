@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 import cProfile
 import gc
 import json
@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 import platform
 import pstats
+from statistics import median
 import sys
 import time
 import tracemalloc
@@ -38,6 +39,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.elks.api import ElksClient
 from custom_components.elks.const import (
     CONF_BASE_URL,
     CONF_CALLER_ID,
@@ -45,10 +47,14 @@ from custom_components.elks.const import (
     DOMAIN,
     EVENT_CALL_ENDED,
 )
+from custom_components.elks.escalation import EscalationManager
 from custom_components.elks.runtime import ElksConfigEntry
+from custom_components.elks.tracker import CallTracker
+from custom_components.elks.webhook import ElksWebhook
 from elks_simulator import Callee, Simulator, WebhookDelivery
 from elks_simulator.models import DeliveryKind
 from homeassistant.components import tts, webhook
+from homeassistant.components.event import EventEntity
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
 from homeassistant.config_entries import ConfigEntry, ConfigFlow
 from homeassistant.const import (
@@ -60,6 +66,7 @@ from homeassistant.const import (
     __version__ as ha_version,
 )
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import storage
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.setup import async_setup_component
@@ -72,6 +79,23 @@ USERNAME = "u0123456789abcdef0123456789abcdef"
 PASSWORD = "bench-api-password"
 WEBHOOK_ID = "bench0123456789abcdef0123456789abcdefwebhook"
 NOOP_WEBHOOK_ID = "bench0123456789abcdef0123456789abcdefnoop"
+FLOOR_WEBHOOK_ID = "bench0123456789abcdef0123456789abcdeffloor"
+# As many fields as elks_call_ended carries.
+FLOOR_EVENT_DATA: dict[str, Any] = {
+    "config_entry_id": "01J0000000000000000000000",
+    "device_id": "0123456789abcdef0123456789abcdef",
+    "call_id": "c0123456789abcdef0123456789abcd",
+    "from": "+46766860001",
+    "to": "+46701000001",
+    "state": "failed",
+    "direction": "outgoing",
+    "created": "2026-01-01T00:00:00+00:00",
+    "start": None,
+    "cost": 0,
+    "duration": 0,
+    "acknowledged": None,
+    "outcome": "failed",
+}
 CALLER_ID = "+46766860001"
 SENSOR = "sensor.home_last_call"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -97,7 +121,7 @@ BARE_FANOUT_RUNS = 20
 SETUP_RUNS = 20
 E2E_RUNS = 200
 INGEST_CALLS = 500
-INGEST_ROUNDS = 3
+INGEST_ROUNDS = 5
 INGEST_CONCURRENCY = 8
 MEMORY_CALLS = 10_000
 MEMORY_WARMUP = 500
@@ -105,11 +129,18 @@ MEMORY_BATCH = 50
 ESCALATIONS = 40
 ESCALATION_LENGTH = 5
 ROUND_TRIP = 0.040  # s: 46elks at a realistic distance
-DISTANT_RUNS = {1: 30, 50: 15}
+DISTANT_RUNS = {1: 6, 50: 3}  # per repeat, interleaved with the floor
+DISTANT_REPEATS = 5
+# Ratios are also computed per repeat (a block of interleaved runs) and
+# reported as min / median / max over the repeats: the spread of the noise.
+REPEATS = 5
 SPOKEN_RECIPIENTS = 10
 # ELKS_BENCH_PROFILE=DIR writes cProfile files of the hot paths to DIR.
 PROFILE_DIR = os.environ.get("ELKS_BENCH_PROFILE")
 PROFILE_CALLS = 2000
+# ELKS_BENCH_ONLY=latency,ingest runs only those sections (while iterating;
+# the escalation section needs latency's median).
+ONLY = {s for s in os.environ.get("ELKS_BENCH_ONLY", "").split(",") if s}
 
 QUIET_LOGGERS = ("", "homeassistant", "custom_components", "elks_simulator", "aiohttp")
 
@@ -201,6 +232,47 @@ class CountingSpeech(tts.TextToSpeechEntity):
 TTS_ENGINE = "tts.counting_speech"
 
 
+class FloorEvent(EventEntity):
+    """A plain event entity: what Home Assistant itself costs per hangup."""
+
+    _attr_name = "Floor"
+    _attr_unique_id = "floor_event"
+    _attr_event_types = ["ended"]
+
+    @callback
+    def ended(self, data: dict[str, Any]) -> None:
+        """Trigger and write, as the integration's Call entity does."""
+        self._trigger_event("ended", data)
+        self.async_write_ha_state()
+
+
+async def setup_floor_event(hass: HomeAssistant) -> FloorEvent:
+    """Add one event entity of a test integration; return it."""
+    entity = FloorEvent()
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, [Platform.EVENT])
+        return True
+
+    async def setup_event(
+        hass: HomeAssistant, entry: ConfigEntry, add: AddConfigEntryEntitiesCallback
+    ) -> None:
+        add([entity])
+
+    mock_integration(hass, MockModule("bench_floor", async_setup_entry=setup_entry))
+    mock_platform(
+        hass, "bench_floor.event", MockPlatform(async_setup_entry=setup_event)
+    )
+    mock_platform(hass, "bench_floor.config_flow")
+    entry = MockConfigEntry(domain="bench_floor")
+    entry.add_to_hass(hass)
+    with mock_config_flow("bench_floor", ConfigFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert entity.hass is not None
+    return entity
+
+
 async def setup_counting_tts(hass: HomeAssistant) -> None:
     """Set up ``tts`` with the counting engine (a test integration)."""
     assert await async_setup_component(hass, "tts", {})
@@ -262,6 +334,8 @@ class Bench:
         self.hung_up: set[str] = set()
         self._next = 0
         self.hangup_url = str(client.make_url(f"/api/webhook/{WEBHOOK_ID}"))
+        self.apart_url = ""
+        self.noop_called = 0.0
 
     @property
     def tracker_sizes(self) -> dict[str, int]:
@@ -326,16 +400,16 @@ class Bench:
         assert isinstance(escalation, dict)
         return escalation
 
-    async def rest_command(self, to: str) -> None:
+    async def rest_command(self, to: str, name: str = "elks_call") -> None:
         """Send the same POST through Home Assistant's ``rest_command``."""
         await self.hass.services.async_call(
-            "rest_command", "elks_call", {"to": quote(to)}, blocking=True
+            "rest_command", name, {"to": quote(to)}, blocking=True
         )
 
-    async def bare(self, to: str) -> None:
+    async def bare(self, to: str, base_url: str | None = None) -> None:
         """Send the same POST with aiohttp alone: the floor."""
         async with self.session.post(
-            f"{self.base_url}/calls", data=self.form(to), headers=self.auth
+            f"{base_url or self.base_url}/calls", data=self.form(to), headers=self.auth
         ) as response:
             assert response.status == 200, await response.text()
             await response.read()
@@ -402,7 +476,7 @@ class Bench:
 
 
 async def prepare(
-    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, apart_url: str
 ) -> Bench:
     """Start the simulator; set up HTTP, webhook, rest_command, script; client last."""
     sim = TimedSimulator(time_scale=1.0)
@@ -441,14 +515,18 @@ async def prepare(
         "rest_command",
         {
             "rest_command": {
-                "elks_call": {
-                    "url": f"{base_url}/calls",
+                name: {
+                    "url": f"{url}/calls",
                     "method": "post",
                     "payload": payload,
                     "content_type": "application/x-www-form-urlencoded",
                     "username": USERNAME,
                     "password": PASSWORD,
                 }
+                for name, url in (
+                    ("elks_call", base_url),
+                    ("elks_call_apart", apart_url),
+                )
             }
         },
     )
@@ -479,10 +557,26 @@ async def prepare(
     async def noop(
         hass: HomeAssistant, webhook_id: str, request: web.Request
     ) -> web.Response | None:
+        bench.noop_called = time.perf_counter()
         await request.read()
         return None
 
     webhook.async_register(hass, "bench", "no-op", NOOP_WEBHOOK_ID, noop)
+    floor = await setup_floor_event(hass)
+
+    async def state_and_event(
+        hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response | None:
+        # What any hangup must cost in Home Assistant: the Call entity's
+        # state write and the elks_call_ended bus event, with as much data.
+        await request.read()
+        floor.ended(FLOOR_EVENT_DATA)
+        hass.bus.async_fire("bench_call_ended", FLOOR_EVENT_DATA)
+        return None
+
+    webhook.async_register(
+        hass, "bench", "state + event", FLOOR_WEBHOOK_ID, state_and_event
+    )
 
     @callback
     def ended(event: Event[Any]) -> None:
@@ -542,6 +636,19 @@ async def bench_setup(bench: Bench, report: Report) -> None:
     )
 
 
+def per_repeat(
+    ours: list[float], baseline: list[float], stat: str = "median"
+) -> list[float]:
+    """Return ``stat(ours) / stat(baseline)`` in each of REPEATS blocks."""
+    ours_size, base_size = len(ours) // REPEATS, len(baseline) // REPEATS
+    ratios: list[float] = []
+    for k in range(REPEATS):
+        o = getattr(Summary.of(ours[k * ours_size : (k + 1) * ours_size], ""), stat)
+        b = getattr(Summary.of(baseline[k * base_size : (k + 1) * base_size], ""), stat)
+        ratios.append(o / b)
+    return ratios
+
+
 async def bench_latency(bench: Bench, report: Report) -> None:
     """From the action call to the POST arriving at the simulator."""
     sim = bench.sim
@@ -576,11 +683,74 @@ async def bench_latency(bench: Bench, report: Report) -> None:
         "elks.call until the action returned",
         Summary.of(ours_done, "ms", 1000),
     )
-    report.ratio("latency median: ours / rest_command", o.median, r.median)
-    report.ratio("latency median: ours / bare aiohttp", o.median, b.median)
-    report.ratio("latency p95: ours / rest_command", o.p95, r.p95)
-    report.ratio("latency p95: ours / bare aiohttp", o.p95, b.p95)
+    for stat in ("median", "p95"):
+        for baseline, name in ((rest, "rest_command"), (bare, "bare aiohttp")):
+            report.ratio(
+                f"latency {stat}: ours / {name}",
+                getattr(o, stat),
+                getattr(Summary.of(baseline, "ms", 1000), stat),
+                spread=per_repeat(ours, baseline, stat),
+            )
+    await latency_split(bench, report)
     report.extra["latency_median_ms"] = o.median
+    report.extra["rest_command_median_ms"] = r.median
+    report.extra["latency_samples_s"] = ours
+
+
+async def latency_split(bench: Bench, report: Report) -> None:
+    """Split action -> POST arrived at the start of aiohttp's request.
+
+    Before it: the action's own work (Home Assistant's service call, the
+    schema, ours or rest_command's). After it: aiohttp and the simulator,
+    the same for both.
+    """
+    started: list[float] = []
+    original = aiohttp.ClientSession._request  # noqa: SLF001
+
+    def noting(*args: Any, **kwargs: Any) -> Any:
+        started.append(time.perf_counter())
+        return original(*args, **kwargs)
+
+    samples: dict[str, tuple[list[float], list[float]]] = {
+        "elks.call": ([], []),
+        "rest_command": ([], []),
+    }
+    methods: list[tuple[str, Callable[[str], Awaitable[Any]], list[str]]] = [
+        ("elks.call", lambda to: bench.call([to]), RINGING),
+        ("rest_command", bench.rest_command, OTHER),
+    ]
+    aiohttp.ClientSession._request = noting  # type: ignore[method-assign]  # noqa: SLF001
+    try:
+        for run in range(LATENCY_RUNS):
+            for k in range(2):
+                name, method, pool = methods[(run + k) % 2]
+                [to] = bench.numbers(pool, 1)
+                started.clear()
+                start = len(bench.sim.requests)
+                t0 = time.perf_counter()
+                [arrived] = await bench.posts_after(start, 1, method(to))
+                samples[name][0].append(started[0] - t0)
+                samples[name][1].append(arrived - started[0])
+    finally:
+        aiohttp.ClientSession._request = original  # type: ignore[method-assign]  # noqa: SLF001
+    for name, (before, after) in samples.items():
+        report.add(
+            "latency",
+            f"  {name} -> aiohttp request starts",
+            Summary.of(before, "ms", 1000),
+        )
+        report.add(
+            "latency",
+            f"  {name}: request starts -> POST arrived",
+            Summary.of(after, "ms", 1000),
+        )
+    ours, rest = samples["elks.call"][0], samples["rest_command"][0]
+    report.ratio(
+        "latency median, before the request: ours / rest_command",
+        Summary.of(ours, "").median,
+        Summary.of(rest, "").median,
+        spread=per_repeat(ours, rest),
+    )
 
 
 async def bench_fanout(bench: Bench, report: Report) -> None:
@@ -619,19 +789,31 @@ async def bench_fanout(bench: Bench, report: Report) -> None:
     diy = Summary.of(walls, "ms", 1000)
     report.add("fan-out", "script: 50 x rest_command in sequence (DIY)", diy)
 
+    ours50: list[float] = []
     walls = []
     for _ in range(BARE_FANOUT_RUNS):
+        # Interleaved: ours and the floor under the same load.
+        numbers = bench.numbers(RINGING, 50)
+        start = len(sim.requests)
+        t0 = time.perf_counter()
+        arrived = await bench.posts_after(start, 50, bench.call(numbers))
+        ours50.append(max(arrived) - t0)
         numbers = bench.numbers(OTHER, 50)
         start = len(sim.requests)
         t0 = time.perf_counter()
         gathered = asyncio.gather(*(bench.bare(n) for n in numbers))
         arrived = await bench.posts_after(start, 50, gathered)
         walls.append(max(arrived) - t0)
+    interleaved = Summary.of(ours50, "ms", 1000)
+    report.add("fan-out", "elks.call to 50, interleaved with the floor", interleaved)
     floor = Summary.of(walls, "ms", 1000)
     report.add("fan-out", "50 concurrent bare aiohttp POSTs (floor)", floor)
     report.ratio("fan-out 50 median: ours / DIY script", medians["ours50"], diy.median)
     report.ratio(
-        "fan-out 50 median: ours / bare aiohttp", medians["ours50"], floor.median
+        "fan-out 50 median: ours / bare aiohttp (interleaved)",
+        interleaved.median,
+        floor.median,
+        spread=per_repeat(ours50, walls),
     )
     report.ratio(
         "fan-out median: ours 50 / ours 1", medians["ours50"], medians["ours1"]
@@ -681,6 +863,7 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
     noop_rates: list[float] = []
     ours_lat: list[float] = []
     noop_lat: list[float] = []
+    floor_rates: list[float] = []
     writes = Counter[str]()
     counting = False
 
@@ -713,6 +896,10 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
         )
         noop_rates.append(len(bodies) / wall)
         noop_lat += lat
+        wall, _ = await bench.post_all(
+            f"/api/webhook/{FLOOR_WEBHOOK_ID}", bodies, INGEST_CONCURRENCY
+        )
+        floor_rates.append(len(bodies) / wall)
     unsub()
     ours = Summary.of(ours_rates, "hangups/s")
     noop = Summary.of(noop_rates, "requests/s")
@@ -726,12 +913,31 @@ async def bench_ingest(bench: Bench, report: Report) -> None:
         "webhook", f"hangup ingest ({INGEST_CONCURRENCY} in flight), per round", ours
     )
     report.add("webhook", "no-op webhook handler, same stack (floor)", noop)
+    floor = Summary.of(floor_rates, "requests/s")
+    report.add(
+        "webhook", "webhook with 1 event entity write + 1 bus event (HA floor)", floor
+    )
     report.add("webhook", "hangup POST round trip", Summary.of(ours_lat, "ms", 1000))
     report.add(
         "webhook", "no-op webhook POST round trip", Summary.of(noop_lat, "ms", 1000)
     )
     report.ratio(
-        "ingest rate median: no-op / ours (slowdown)", noop.median, ours.median
+        "ingest rate median: no-op / ours (slowdown)",
+        noop.median,
+        ours.median,
+        spread=[n / o for n, o in zip(noop_rates, ours_rates, strict=True)],
+    )
+    report.ratio(
+        "ingest rate median: no-op / (1 state write + 1 bus event) (HA's share)",
+        noop.median,
+        floor.median,
+        spread=[n / f for n, f in zip(noop_rates, floor_rates, strict=True)],
+    )
+    report.ratio(
+        "ingest rate median: (1 state write + 1 bus event) / ours (our share)",
+        floor.median,
+        ours.median,
+        spread=[f / o for f, o in zip(floor_rates, ours_rates, strict=True)],
     )
 
 
@@ -756,68 +962,324 @@ async def bench_escalation(bench: Bench, report: Report) -> None:
     gap = Summary.of(gaps, "ms", 1000)
     report.add("escalation", "hangup of call k -> POST of call k+1", gap)
     latency = report.extra["latency_median_ms"]
-    report.ratio("escalation gap median: gap / elks.call -> POST", gap.median, latency)
+    samples = report.extra.pop("latency_samples_s")
+    report.ratio(
+        "escalation gap median: gap / elks.call -> POST",
+        gap.median,
+        latency,
+        spread=per_repeat(gaps, samples),
+    )
     report.ratio("escalation gap p95: gap / elks.call -> POST median", gap.p95, latency)
+    await escalation_breakdown(bench, report)
+    delivery = await webhook_delivery(bench)
+    report.add(
+        "escalation",
+        "floor: a POST to a no-op webhook -> its handler runs",
+        delivery,
+    )
+    floor = delivery.median + report.extra["rest_command_median_ms"]
+    report.add(
+        "escalation", "floor: that + rest_command -> POST arrived [median]", floor
+    )
+    report.ratio(
+        "escalation gap median: gap / floor (HA's own share)", gap.median, floor
+    )
+    report.ratio(
+        "escalation floor / elks.call -> POST (the 2x target's floor)", floor, latency
+    )
+
+
+GAP_STEPS = (
+    ("simulator starts the hangup POST", None),
+    ("integration's webhook handler runs", (ElksWebhook, "_async_handle_request")),
+    ("tracker gets the checked hangup", (CallTracker, "hangup_received")),
+    (
+        "state writes + bus event done, waiters resolved",
+        (CallTracker, "_resolve_waiters"),
+    ),
+    ("escalation task runs again", (EscalationManager, "_async_attempt")),
+    ("client places the next call", (ElksClient, "place_call")),
+    ("aiohttp request starts", (aiohttp.ClientSession, "_request")),
+    ("simulator has the POST", None),
+)
+
+
+@contextmanager
+def stamping(marks: dict[str, list[float]]) -> Iterator[None]:
+    """Note when each step of GAP_STEPS starts (wrapping the methods)."""
+    saved: list[tuple[type, str, Any]] = []
+    for name, where in GAP_STEPS:
+        if where is None:
+            continue
+        cls, attr = where
+        original = getattr(cls, attr)
+        saved.append((cls, attr, original))
+        stamps = marks.setdefault(name, [])
+
+        def wrapper(
+            *args: Any, _o: Any = original, _s: list[float] = stamps, **kwargs: Any
+        ) -> Any:
+            _s.append(time.perf_counter())
+            return _o(*args, **kwargs)
+
+        setattr(cls, attr, wrapper)
+    try:
+        yield
+    finally:
+        for cls, attr, original in saved:
+            setattr(cls, attr, original)
+
+
+async def escalation_breakdown(bench: Bench, report: Report) -> None:
+    """Where the gap goes: the median time between consecutive steps."""
+    sim = bench.sim
+    steps: dict[str, list[float]] = {}
+    names = [name for name, _ in GAP_STEPS]
+    for _ in range(ESCALATIONS // 2):
+        marks: dict[str, list[float]] = {}
+        start = len(sim.requests)
+        with stamping(marks):
+            escalation = await bench.escalate(
+                bench.numbers(SHORT_BUSY, ESCALATION_LENGTH), play="sound/beep"
+            )
+        posted = {
+            r.form.get("to"): r.received_at
+            for r in sim.requests[start:]
+            if r.method == "POST" and r.path.lower() == "/a1/calls"
+        }
+        attempts = escalation["attempts"]
+        for previous, following in zip(attempts, attempts[1:], strict=False):
+            times = [sim.hangup_sent[previous["call_id"]]]
+            for name in names[1:-1]:
+                times.append(min(t for t in marks[name] if t > times[-1]))
+            times.append(posted[following["to"]])
+            for before, after, t0, t1 in zip(
+                names, names[1:], times, times[1:], strict=False
+            ):
+                steps.setdefault(f"  {before} -> {after}", []).append(t1 - t0)
+    for name, values in steps.items():
+        report.add("escalation", name, Summary.of(values, "ms", 1000))
+
+
+async def webhook_delivery(bench: Bench) -> Summary:
+    """Time from starting a hangup POST (a client like the simulator's) to the handler."""
+    delays: list[float] = []
+    body = urlencode(FLOOR_EVENT_DATA | {"start": ""})
+    url = str(bench.client.make_url(f"/api/webhook/{NOOP_WEBHOOK_ID}"))
+    for _ in range(LATENCY_RUNS):
+        t0 = time.perf_counter()
+        async with bench.session.post(url, data=body, headers=FORM) as response:
+            assert response.status == 200
+            await response.read()
+        delays.append(bench.noop_called - t0)
+    return Summary.of(delays, "ms", 1000)
+
+
+@asynccontextmanager
+async def simulator_apart(round_trip: float) -> AsyncIterator[str]:
+    """Run 46elks in its own process (``benchmarks/distant.py``); yield its API URL."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.distant",
+        f"--round-trip={round_trip}",
+        f"--short-busy={SHORT_BUSY[0][:-4]}",
+        f"--username={USERNAME}",
+        f"--password={PASSWORD}",
+        f"--caller={CALLER_ID}",
+        cwd=Path(__file__).parent.parent,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            line = (await process.stdout.readline()).decode()
+        assert line.startswith("ELKS_SIMULATOR_URL="), line
+        yield line.partition("=")[2].strip()
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def point_entry_at(bench: Bench, base_url: str) -> None:
+    """Reload the config entry against another 46elks (not timed)."""
+    hass, entry = bench.hass, bench.entry
+    assert entry is not None
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_BASE_URL: base_url}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def distant_arrivals(bench: Bench, base_url: str, since: int) -> dict[str, Any]:
+    """When the distant simulator saw each POST /a1/calls from request ``since`` on."""
+    root = base_url.removesuffix("/a1")
+    async with bench.session.get(f"{root}/sim/bench/arrivals?since={since}") as resp:
+        assert resp.status == 200
+        data: dict[str, Any] = await resp.json()
+    return data
+
+
+async def distant_block(
+    bench: Bench, base_url: str, count: int, runs: int
+) -> tuple[list[float], list[float], list[float]]:
+    """Time ``runs`` actions to ``count`` and as many gathers of bare POSTs.
+
+    Interleaved; returns (ours returned, ours all arrived, bare all returned).
+    """
+    returned: list[float] = []
+    arrivals: list[float] = []
+    floor: list[float] = []
+    for _ in range(runs):
+        since = (await distant_arrivals(bench, base_url, 0))["count"]
+        t0 = time.perf_counter()
+        await bench.call(bench.numbers(RINGING, count))
+        returned.append(time.perf_counter() - t0)
+        arrived = (await distant_arrivals(bench, base_url, since))["arrived"]
+        assert len(arrived) == count, (len(arrived), count)
+        arrivals.append(max(arrived) - t0)
+        numbers = bench.numbers(OTHER, count)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(bench.bare(n, base_url) for n in numbers))
+        floor.append(time.perf_counter() - t0)
+    return returned, arrivals, floor
+
+
+async def apart_latency(bench: Bench, report: Report) -> float:
+    """Measure action -> POST arrived against the simulator apart; return our median."""
+    url = bench.apart_url
+    samples: dict[str, list[float]] = {"ours": [], "rest": [], "bare": []}
+    methods: list[tuple[str, Callable[[str], Awaitable[Any]], list[str]]] = [
+        ("ours", lambda to: bench.call([to]), RINGING),
+        ("rest", lambda to: bench.rest_command(to, "elks_call_apart"), OTHER),
+        ("bare", lambda to: bench.bare(to, url), OTHER),
+    ]
+    for run in range(LATENCY_WARMUP + LATENCY_RUNS):
+        for k in range(3):
+            name, method, pool = methods[(run + k) % 3]
+            [to] = bench.numbers(pool, 1)
+            since = (await distant_arrivals(bench, url, 0))["count"]
+            t0 = time.perf_counter()
+            await method(to)
+            [arrived] = (await distant_arrivals(bench, url, since))["arrived"]
+            if run >= LATENCY_WARMUP:
+                samples[name].append(arrived - t0)
+    o, r, b = (Summary.of(samples[k], "ms", 1000) for k in ("ours", "rest", "bare"))
+    report.add("apart", "elks.call -> POST /a1/calls arrived", o)
+    report.add("apart", "rest_command -> POST arrived (HA baseline)", r)
+    report.add("apart", "bare aiohttp POST -> arrived (floor)", b)
+    for stat in ("median", "p95"):
+        for baseline, name in (("rest", "rest_command"), ("bare", "bare aiohttp")):
+            report.ratio(
+                f"apart: latency {stat}: ours / {name}",
+                getattr(o, stat),
+                getattr(Summary.of(samples[baseline], "ms", 1000), stat),
+                spread=per_repeat(samples["ours"], samples[baseline], stat),
+            )
+    report.extra["apart_latency_samples_s"] = samples["ours"]
+    return o.median
+
+
+async def apart_escalation(bench: Bench, report: Report, latency: float) -> None:
+    """Hangup of call k -> POST of call k+1 against the simulator apart."""
+    url = bench.apart_url
+    gaps: list[float] = []
+    for _ in range(ESCALATIONS):
+        since = (await distant_arrivals(bench, url, 0))["count"]
+        escalation = await bench.escalate(
+            bench.numbers(SHORT_BUSY, ESCALATION_LENGTH), play="sound/beep"
+        )
+        assert escalation["result"] == "exhausted", escalation
+        data = await distant_arrivals(bench, url, since)
+        posted = dict(data["posts"])
+        attempts = escalation["attempts"]
+        for previous, following in zip(attempts, attempts[1:], strict=False):
+            sent = data["hangup_sent"][previous["call_id"]]
+            gaps.append(posted[following["to"]] - sent)
+    gap = Summary.of(gaps, "ms", 1000)
+    report.add("apart", "escalation: hangup of call k -> POST of call k+1", gap)
+    report.ratio(
+        "apart: escalation gap median: gap / elks.call -> POST",
+        gap.median,
+        latency,
+        spread=per_repeat(gaps, report.extra.pop("apart_latency_samples_s")),
+    )
+    report.ratio(
+        "apart: escalation gap p95: gap / elks.call -> POST median", gap.p95, latency
+    )
+
+
+async def bench_apart(bench: Bench, report: Report) -> None:
+    """Latency and escalation gap with the simulator in its own process.
+
+    In one process the simulator's own work (its server, its webhook client,
+    its call lifecycles) runs on Home Assistant's loop between our steps;
+    apart, only Home Assistant's and the integration's work is in the gap.
+    """
+    await point_entry_at(bench, bench.apart_url)
+    latency = await apart_latency(bench, report)
+    await apart_escalation(bench, report, latency)
 
 
 async def bench_distance(bench: Bench, report: Report) -> None:
-    """46elks 40 ms away: one action to 1 and to 50 people."""
-    sim = bench.sim
-    sim.round_trip = ROUND_TRIP
-    returned: dict[int, Summary] = {}
-    try:
-        for count, runs in DISTANT_RUNS.items():
-            walls: list[float] = []
-            arrivals: list[float] = []
-            for _ in range(runs):
-                numbers = bench.numbers(RINGING, count)
-                start = len(sim.requests)
-                t0 = time.perf_counter()
-                arrived = await bench.posts_after(start, count, bench.call(numbers))
-                walls.append(time.perf_counter() - t0)
-                arrivals.append(max(arrived) - t0)
-            returned[count] = Summary.of(walls, "ms", 1000)
-            report.add(
-                "distance",
-                f"elks.call to {count}, 40 ms away -> action returned",
-                returned[count],
+    """46elks 40 ms away in its own process: one action to 1 and to 50 people.
+
+    Run last: the entry then points at the distant simulator, whose calls
+    ring until the run ends.
+    """
+    ours: dict[int, list[float]] = {1: [], 50: []}
+    arrived: dict[int, list[float]] = {1: [], 50: []}
+    floors: dict[int, list[float]] = {1: [], 50: []}
+    spread: dict[str, list[float]] = {"ours": [], "floor": []}
+    async with simulator_apart(ROUND_TRIP) as base_url:
+        await point_entry_at(bench, base_url)
+        for _ in range(DISTANT_REPEATS):
+            for count, runs in DISTANT_RUNS.items():
+                o, a, f = await distant_block(bench, base_url, count, runs)
+                ours[count] += o
+                arrived[count] += a
+                floors[count] += f
+            one, many = DISTANT_RUNS[1], DISTANT_RUNS[50]
+            spread["ours"].append(median(ours[50][-many:]) / median(ours[1][-one:]))
+            spread["floor"].append(
+                median(floors[50][-many:]) / median(floors[1][-one:])
             )
-            report.add(
-                "distance",
+    summaries: dict[str, Summary] = {}
+    for count in DISTANT_RUNS:
+        for key, name, values in (
+            ("ours", f"elks.call to {count}, 40 ms away -> action returned", ours),
+            (
+                "arrived",
                 f"elks.call to {count}, 40 ms away -> all POSTs arrived",
-                Summary.of(arrivals, "ms", 1000),
-            )
-        floors: dict[int, Summary] = {}
-        for count, runs in DISTANT_RUNS.items():
-            walls = []
-            for _ in range(runs):
-                numbers = bench.numbers(OTHER, count)
-                t0 = time.perf_counter()
-                await asyncio.gather(*(bench.bare(n) for n in numbers))
-                walls.append(time.perf_counter() - t0)
-            floors[count] = Summary.of(walls, "ms", 1000)
-            report.add(
-                "distance",
-                f"{count} concurrent bare aiohttp, 40 ms away (floor)",
-                floors[count],
-            )
-        floor = floors[50]
-    finally:
-        sim.round_trip = 0.0
+                arrived,
+            ),
+            ("floor", f"{count} concurrent bare aiohttp, 40 ms away (floor)", floors),
+        ):
+            summaries[f"{key}{count}"] = Summary.of(values[count], "ms", 1000)
+            report.add("distance", name, summaries[f"{key}{count}"])
+    s = summaries
     report.ratio(
         "distance median: ours 50 / ours 1 (action returned)",
-        returned[50].median,
-        returned[1].median,
+        s["ours50"].median,
+        s["ours1"].median,
+        spread=spread["ours"],
     )
     report.ratio(
-        "distance median: ours 50 / bare aiohttp 50", returned[50].median, floor.median
+        "distance p95: ours 50 / ours 1 (action returned)",
+        s["ours50"].p95,
+        s["ours1"].p95,
     )
-    # The simulator shares the process and loop: 50 requests' work on both
-    # sides is serialised there, which bare aiohttp pays as well.
     report.ratio(
-        "distance median: bare aiohttp 50 / bare aiohttp 1 (the same floor)",
-        floors[50].median,
-        floors[1].median,
+        "distance median: ours 50 / bare aiohttp 50",
+        s["ours50"].median,
+        s["floor50"].median,
+    )
+    report.ratio(
+        "distance median: bare aiohttp 50 / bare aiohttp 1 (the floor)",
+        s["floor50"].median,
+        s["floor1"].median,
+        spread=spread["floor"],
     )
 
 
@@ -916,6 +1378,7 @@ async def bench_profile(bench: Bench, directory: Path) -> None:
     for name, path in (
         ("hangup", f"/api/webhook/{WEBHOOK_ID}"),
         ("noop_webhook", f"/api/webhook/{NOOP_WEBHOOK_ID}"),
+        ("floor_webhook", f"/api/webhook/{FLOOR_WEBHOOK_ID}"),
     ):
         profile = cProfile.Profile()
         profile.enable()
@@ -935,7 +1398,14 @@ async def bench_memory(bench: Bench, report: Report) -> None:
     placed = 0
 
     def forget_simulator_records() -> int:
-        """Drop what the simulator keeps per call, so it does not count."""
+        """Drop what the simulator and the test harness keep, so it does not count.
+
+        PHACC's mock storage is a mock: it records every write's data (one
+        snapshot of the tracker's finished ids per save) until reset.
+        """
+        write = storage.Store._async_write_data  # noqa: SLF001
+        if (reset := getattr(write, "reset_mock", None)) is not None:
+            reset()
         count = len(sim.requests)
         sim.requests.clear()
         sim.deliveries.clear()
@@ -1012,7 +1482,37 @@ async def bench_memory(bench: Bench, report: Report) -> None:
         "requests", "API requests per placed call (memory run)", requests / placed
     )
     report.extra["memory_top_lines"] = top
+    ours = "integration (custom_components/elks)"
+    report.ratio(
+        "memory: integration growth over the second half / its live memory at half",
+        growth[ours],
+        sum(
+            s.size
+            for s in snapshot_half.statistics("filename")
+            if memory_category(s.traceback[0].filename) == ours
+        ),
+    )
+    report.extra["memory_growth_lines_integration"] = [
+        f"{d.traceback[0].filename.split('custom_components/')[-1]}:"
+        f"{d.traceback[0].lineno} {d.size_diff / 1024:+.1f} KiB ({d.count_diff:+d})"
+        for d in snapshot.compare_to(snapshot_half, "lineno")[:200]
+        if "custom_components/elks" in d.traceback[0].filename and d.size_diff
+    ][:10]
     report.extra["rss_bytes"] = {"start": rss0, "half": rss_half, "end": rss1}
+
+
+SECTIONS: dict[str, Callable[[Bench, Report], Awaitable[None]]] = {
+    "latency": bench_latency,
+    "fanout": bench_fanout,
+    "escalation": bench_escalation,
+    "spoken": bench_spoken,
+    "e2e": bench_e2e,
+    "ingest": bench_ingest,
+    "memory": bench_memory,
+    # Last: these point the entry at a simulator in its own process for good.
+    "apart": bench_apart,
+    "distance": bench_distance,
+}
 
 
 async def test_benchmarks(
@@ -1023,24 +1523,24 @@ async def test_benchmarks(
     """Measure everything in one run and print the table."""
     report = Report(machine(), [], [], {})
     t0 = time.perf_counter()
-    bench = await prepare(hass, hass_client_no_auth)
+    stack = AsyncExitStack()
+    apart_url = await stack.enter_async_context(simulator_apart(0.0))
+    bench = await prepare(hass, hass_client_no_auth, apart_url)
+    bench.apart_url = apart_url
     try:
         with quiet_logging():
             await bench_setup(bench, report)
-            await bench_latency(bench, report)
-            await bench_fanout(bench, report)
-            await bench_escalation(bench, report)
-            await bench_distance(bench, report)
-            await bench_spoken(bench, report)
-            await bench_e2e(bench, report)
-            await bench_ingest(bench, report)
-            await bench.end_our_calls()
-            if PROFILE_DIR:
-                await bench_profile(bench, Path(PROFILE_DIR))
-            await bench_memory(bench, report)
+            for name, section in SECTIONS.items():
+                if not ONLY or name in ONLY:
+                    await section(bench, report)
+                if name == "ingest":
+                    await bench.end_our_calls()
+                    if PROFILE_DIR:
+                        await bench_profile(bench, Path(PROFILE_DIR))
     finally:
         await bench.session.close()
         await bench.sim.stop()
+        await stack.aclose()
     report.extra["total_seconds"] = time.perf_counter() - t0
     report.write_json(RESULTS)
     print("\n" + report.table())

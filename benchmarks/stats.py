@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 import json
 import math
 from pathlib import Path
@@ -37,15 +37,28 @@ class Report:
     rows: list[tuple[str, str, Summary | float | str]]
     ratios: list[tuple[str, float]]
     extra: dict[str, Any]
+    spreads: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, section: str, name: str, value: Summary | float | str) -> None:
         """Add one row to ``section``."""
         self.rows.append((section, name, value))
 
-    def ratio(self, name: str, numerator: float, denominator: float) -> float:
-        """Add and return ``numerator / denominator``."""
+    def ratio(
+        self,
+        name: str,
+        numerator: float,
+        denominator: float,
+        spread: list[float] | None = None,
+    ) -> float:
+        """Add and return ``numerator / denominator``.
+
+        ``spread``: the same ratio computed per repeat (block of interleaved
+        runs), shown as min / median / max: how much the noise moves it.
+        """
         value = numerator / denominator if denominator else math.inf
         self.ratios.append((name, value))
+        if spread:
+            self.spreads[name] = spread
         return value
 
     def table(self) -> str:
@@ -67,7 +80,15 @@ class Report:
             else:
                 lines.append(f"{section:<12} {name:<58} {'':>6} {value:>11}")
         lines += ["", "ratios (same run):"]
-        lines += [f"  {name:<70} {value:8.2f}x" for name, value in self.ratios]
+        for name, value in self.ratios:
+            line = f"  {name:<70} {value:8.2f}x"
+            if spread := self.spreads.get(name):
+                line += (
+                    f"   repeats: min {min(spread):.2f} median"
+                    f" {statistics.median(spread):.2f} max {max(spread):.2f}"
+                    f" (n={len(spread)})"
+                )
+            lines.append(line)
         return "\n".join(lines)
 
     def write_json(self, path: Path) -> None:
@@ -88,6 +109,15 @@ class Report:
                 for section, name, value in self.rows
             ],
             "ratios": dict(self.ratios),
+            "ratio_spread_over_repeats": {
+                name: {
+                    "min": min(values),
+                    "median": statistics.median(values),
+                    "max": max(values),
+                    "values": values,
+                }
+                for name, values in self.spreads.items()
+            },
             "extra": self.extra,
         }
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

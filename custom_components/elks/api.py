@@ -7,12 +7,12 @@ maps to Home Assistant errors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import re
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Self
 from urllib.parse import quote, quote_plus, urlencode
 
 import aiohttp
@@ -39,9 +39,11 @@ REDACTED: Final = "[redacted]"
 _WEBHOOK_ID_LIKE = re.compile(r"[0-9A-Fa-f]{40,}")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]+")
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
-# What a 46elks id looks like; anything else must not become part of a path.
+# A number whose URL-encoding is "%2B" and its ASCII digits.
+_ASCII_E164 = re.compile(r"\+[0-9]{2,15}")
 # Answers of a proxy in front of 46elks that may have passed the request on.
 GATEWAY_ERRORS = frozenset({502, 504})
+# What a 46elks id looks like; anything else must not become part of a path.
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
 SMS_STATUSES: Final = ("created", "sent", "delivered", "failed")
@@ -76,55 +78,60 @@ class ElksCallOutcomeUnknownError(ElksError):
     """
 
 
-class ElksRateLimitedError(ElksError):
-    """46elks answered 429 Too Many Requests."""
+class _Described(Exception):
+    """An error whose fields are a dataclass's; MESSAGE filled with them is its text."""
 
-    def __init__(self, retry_after: float | None) -> None:
-        """Keep the server's Retry-After, when it gave one."""
-        super().__init__("rate limited by 46elks")
-        self.retry_after = retry_after
+    MESSAGE: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        """Make the message (what ``str()`` and the log show) from the fields."""
+        super().__init__(self.MESSAGE.format_map(vars(self)))
 
 
-class ElksRequestError(ElksError):
+@dataclass(eq=False)
+class ElksRateLimitedError(_Described, ElksError):
+    """46elks answered 429 Too Many Requests, with its Retry-After if it gave one."""
+
+    MESSAGE = "rate limited by 46elks"
+    retry_after: float | None
+
+
+@dataclass(eq=False)
+class ElksRequestError(_Described, ElksError):
     """46elks answered with an error status; ``message`` is its own text."""
 
-    def __init__(self, status: int, message: str) -> None:
-        """Keep the status and 46elks' message."""
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-        self.message = message
+    MESSAGE = "HTTP {status}: {message}"
+    status: int
+    message: str
 
 
 class ElksResponseError(ElksError):
     """46elks answered 2xx with a body this client does not understand."""
 
 
-class InvalidNumberError(ValueError):
-    """A phone number that cannot be turned into E.164."""
+@dataclass(eq=False)
+class InvalidNumberError(_Described, ValueError):
+    """A phone number (``number``, as given) that cannot be turned into E.164."""
 
-    def __init__(self, number: str) -> None:
-        """Keep the number as given."""
-        super().__init__(f"not a phone number in international format: {number!r}")
-        self.number = number
-
-
-class InvalidSenderError(ValueError):
-    """An SMS sender that is neither a number of the account nor a text sender."""
-
-    def __init__(self, sender: str) -> None:
-        """Keep the sender as given."""
-        super().__init__(f"not a valid SMS sender: {sender!r}")
-        self.sender = sender
+    MESSAGE = "not a phone number in international format: {number!r}"
+    number: str
 
 
-class InvalidActionError(ValueError):
-    """A call action that 46elks would not accept."""
+@dataclass(eq=False)
+class InvalidSenderError(_Described, ValueError):
+    """An SMS sender (``sender``, as given) that is neither a number of the account nor a text sender."""
 
-    def __init__(self, path: str, problem: str) -> None:
-        """Say where in the action object the problem is."""
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
+    MESSAGE = "not a valid SMS sender: {sender!r}"
+    sender: str
+
+
+@dataclass(eq=False)
+class InvalidActionError(_Described, ValueError):
+    """A call action that 46elks would not accept: where, and what is wrong."""
+
+    MESSAGE = "{path}: {problem}"
+    path: str
+    problem: str
 
 
 def normalize_number(number: str) -> str:
@@ -134,6 +141,8 @@ def normalize_number(number: str) -> str:
     trunk prefix is refused. Numbers without a
     country code are rejected rather than guessed.
     """
+    if _E164.fullmatch(number):
+        return number  # already E.164: the common case, nothing to clean
     # "+46 (0)70…" may or may not mean to drop the 0: refuse to guess,
     # since either guess can ring a stranger.
     if "(0)" in number.replace(" ", ""):
@@ -287,17 +296,17 @@ class Account:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build from the API's JSON."""
-        try:
-            return cls(
+        return _read(
+            "account",
+            lambda: cls(
                 id=str(data["id"]),
                 displayname=str(data.get("displayname") or data["id"]),
                 mobilenumber=_opt_str(data.get("mobilenumber")),
                 email=_opt_str(data.get("email")),
                 currency=str(data.get("currency") or ""),
                 balance=int(data.get("balance") or 0),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ElksResponseError(f"unexpected account object: {err!r}") from err
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +336,9 @@ class PhoneNumber:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build from the API's JSON."""
-        try:
-            return cls(
+        return _read(
+            "number",
+            lambda: cls(
                 id=str(data["id"]),
                 number=str(data["number"]),
                 active=data.get("active") == "yes",
@@ -336,9 +346,8 @@ class PhoneNumber:
                 name=_opt_str(data.get("name")),
                 voice_start=_opt_str(data.get("voice_start")),
                 sms_url=_opt_str(data.get("sms_url")),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ElksResponseError(f"unexpected number object: {err!r}") from err
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,21 +377,28 @@ class Call:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build from JSON, or from a ``whenhangup`` form."""
-        try:
-            state = _call_state(data["state"])
-            return cls(
+        return _read(
+            "call",
+            lambda: cls(
                 id=str(data["id"]),
                 direction=str(data.get("direction") or "outgoing"),
                 from_number=str(data["from"]),
                 to=str(data["to"]),
-                state=state,
+                state=_call_state(data["state"]),
                 created=str(data["created"]),
                 start=_opt_str(data.get("start")),
                 duration=_opt_int(data.get("duration"), MAX_CALL_DURATION_SECONDS),
                 cost=_opt_int(data.get("cost"), MAX_CALL_COST),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ElksResponseError(f"unexpected call object: {err}") from err
+            ),
+        )
+
+
+def _read[T](kind: str, build: Callable[[], T]) -> T:
+    """Return ``build()``; a field 46elks left out or sent malformed is its error."""
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError) as err:
+        raise ElksResponseError(f"unexpected {kind} object: {err!r}") from err
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,8 +424,9 @@ class Sms:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, dry_run: bool = False) -> Self:
         """Build from the API's JSON."""
-        try:
-            return cls(
+        return _read(
+            "SMS",
+            lambda: cls(
                 id=_sms_id(data.get("id"), dry_run),
                 status=_sms_status(data.get("status")),
                 from_number=str(data["from"]),
@@ -419,9 +436,8 @@ class Sms:
                 cost=_opt_int(data.get("cost"), MAX_CALL_COST),
                 estimated_cost=_opt_int(data.get("estimated_cost"), MAX_CALL_COST),
                 dry_run=dry_run,
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ElksResponseError(f"unexpected SMS object: {err}") from err
+            ),
+        )
 
 
 def _sms_id(value: Any, dry_run: bool) -> str | None:
@@ -491,6 +507,8 @@ class ElksClient:
         self._headers = {"Authorization": aiohttp.encode_basic_auth(username, password)}
         self._auth_token = self._headers["Authorization"].partition(" ")[2]
         self._base_url = URL(base_url.rstrip("/"))
+        # Joined once: every placed call posts here.
+        self._calls_url = self._base_url / "calls"
         self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
         self._form_headers = {**self._headers, "Content-Type": FORM_CONTENT_TYPE}
         self._fixed_form: tuple[tuple[str, str], ...] = ()
@@ -620,7 +638,10 @@ class ElksClient:
         if fixed != self._fixed_form:
             self._fixed_form = fixed
             self._fixed_body = urlencode(fixed)
-        return f"to={quote_plus(form['to'])}&{self._fixed_body}".encode()
+        to = form["to"]
+        # quote_plus costs as much as the rest of the body; E.164 needs none.
+        to = "%2B" + to[1:] if _ASCII_E164.fullmatch(to) else quote_plus(to)
+        return f"to={to}&{self._fixed_body}".encode()
 
     async def _get_json(
         self, path: str, params: Mapping[str, str] | None = None
@@ -699,7 +720,7 @@ class ElksClient:
         body: bytes | None,
     ) -> tuple[int, str, str | None]:
         """Send one request (``body``: a URL-encoded form); return its status, text and Retry-After."""
-        url = self._base_url / path
+        url = self._calls_url if path == "calls" else self._base_url / path
         try:
             async with self._session.request(
                 method,

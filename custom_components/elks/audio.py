@@ -26,6 +26,7 @@ from homeassistant.util.hass_dict import HassKey
 from homeassistant.util.json import JsonObjectType
 
 from .const import DOMAIN, LOGGER
+from .errors import translated
 from .repairs import async_no_public_url
 
 if TYPE_CHECKING:
@@ -149,9 +150,7 @@ def public_base_url(hass: HomeAssistant, entry_id: str, title: str) -> str:
         return get_url(hass, allow_internal=False, prefer_external=True)
     except NoURLAvailableError as err:
         async_no_public_url(hass, entry_id, title, missing=True)
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="no_public_url"
-        ) from err
+        raise translated(ServiceValidationError, "no_public_url") from err
 
 
 def render_message(
@@ -167,22 +166,16 @@ def render_message(
     MP3 is one of the formats 46elks plays.
     """
     if "tts" not in hass.config.components:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="no_tts"
-        )
+        raise translated(ServiceValidationError, "no_tts")
     from homeassistant.components import tts  # noqa: PLC0415
 
     resolved = tts.async_resolve_engine(hass, engine)
     if resolved is None and engine is None:
         # No engine named and none set up: say what to add, not "-".
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="no_tts_engine"
-        )
+        raise translated(ServiceValidationError, "no_tts_engine")
     if resolved is None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="unknown_tts_engine",
-            translation_placeholders={"engine": str(engine)},
+        raise translated(
+            ServiceValidationError, "unknown_tts_engine", engine=str(engine)
         )
     try:
         stream = tts.async_create_stream(
@@ -192,11 +185,7 @@ def render_message(
             options={**(options or {}), "preferred_format": "mp3"},
         )
     except HomeAssistantError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="tts_failed",
-            translation_placeholders={"error": str(err)},
-        ) from err
+        raise translated(ServiceValidationError, "tts_failed", error=str(err)) from err
     stream.async_set_message(message)
     return stream
 
@@ -233,10 +222,8 @@ async def async_media_source_url(
     try:
         resolved = await media_source.async_resolve_media(hass, media_id, None)
     except HomeAssistantError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="media_not_found",
-            translation_placeholders={"media": media_id, "error": str(err)},
+        raise translated(
+            ServiceValidationError, "media_not_found", media=media_id, error=str(err)
         ) from err
     url = async_process_play_media_url(hass, resolved.url, allow_relative_url=True)
     return base_url.rstrip("/") + url if url.startswith("/") else url

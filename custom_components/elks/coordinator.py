@@ -11,6 +11,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .api import Account, ElksAuthenticationError, ElksClient, ElksError
 from .const import BALANCE_UPDATE_MINUTES, CONF_LOW_BALANCE, DOMAIN, LOGGER
+from .errors import translated
 from .repairs import async_low_balance
 
 
@@ -37,15 +38,9 @@ class ElksAccountCoordinator(DataUpdateCoordinator[Account]):
         try:
             return await self.client.get_account()
         except ElksAuthenticationError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
+            raise translated(ConfigEntryAuthFailed, "auth_failed") from err
         except ElksError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise translated(UpdateFailed, "cannot_connect", error=str(err)) from err
 
     @callback
     def _check_low_balance(self) -> None:

@@ -35,7 +35,8 @@ from .audio import (
     tts_url,
 )
 from .call_flow import inline_voice_start
-from .const import DOMAIN, LOGGER
+from .const import LOGGER
+from .errors import translated
 from .escalation import EscalationManager, TextRecipients
 from .models import (
     CallOutcome,
@@ -55,11 +56,7 @@ from .tracker import CallTracker
 
 def invalid(translation_key: str, **placeholders: str) -> ServiceValidationError:
     """Return the translated error for a request that cannot be carried out."""
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=translation_key,
-        translation_placeholders=placeholders or None,
-    )
+    return translated(ServiceValidationError, translation_key, **placeholders)
 
 
 def failure_for(to: str, err: ElksError) -> PlacementFailure:
@@ -338,15 +335,16 @@ def _all_failed(failures: list[PlacementFailure]) -> HomeAssistantError:
     """Return the translated error when nobody could be called."""
     if len(failures) == 1:
         failure = failures[0]
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key=f"call_{failure.code}",
-            translation_placeholders={"to": failure.to, "message": failure.message},
+        return translated(
+            HomeAssistantError,
+            f"call_{failure.code}",
+            to=failure.to,
+            message=failure.message,
         )
     # Each failure's reason is in the response and the log; the error names
     # the numbers only (the reasons are English or 46elks' own words).
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key="no_call_placed",
-        translation_placeholders={"numbers": ", ".join(f.to for f in failures)},
+    return translated(
+        HomeAssistantError,
+        "no_call_placed",
+        numbers=", ".join(f.to for f in failures),
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
+from typing import Self
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -38,17 +38,11 @@ class CallSignals:
         self._placed: Call | None = None
         self._shown: str | None = None
         self._batches = 0
+        self._placements = _Placements(self)
 
-    @contextmanager
-    def placements(self) -> Iterator[None]:
+    def placements(self) -> _Placements:
         """Show the placements made inside at its end only (one action's calls)."""
-        self._batches += 1
-        try:
-            yield
-        finally:
-            self._batches -= 1
-            if not self._batches:
-                self._show_placed()
+        return self._placements
 
     @callback
     def call_placed(self, call: Call) -> None:
@@ -117,3 +111,27 @@ class CallSignals:
 
     def _signal(self, kind: CallEventType, data: JsonObjectType) -> None:
         async_dispatcher_send(self._hass, self._event, kind, data)
+
+
+class _Placements:
+    """The context of ``CallSignals.placements`` (a class: on every action's path)."""
+
+    __slots__ = ("_signals",)
+
+    def __init__(self, signals: CallSignals) -> None:
+        self._signals = signals
+
+    def __enter__(self) -> Self:
+        self._signals._batches += 1  # noqa: SLF001
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        signals = self._signals
+        signals._batches -= 1  # noqa: SLF001
+        if not signals._batches:  # noqa: SLF001
+            signals._show_placed()  # noqa: SLF001

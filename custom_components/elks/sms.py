@@ -42,6 +42,7 @@ from .api import (
 from .const import CONF_CALLER_ID, DOMAIN, EVENT_SMS_STATUS, LOGGER, signal_sms_updated
 from .coordinator import ElksAccountCoordinator
 from .dialer import failure_for, invalid
+from .errors import translated
 from .models import FailureCode, WebhookRoute, iso_timestamp
 from .webhook import ElksWebhook
 
@@ -420,15 +421,13 @@ def _none_sent(failures: tuple[SmsFailure, ...]) -> HomeAssistantError:
             if failure.code is FailureCode.OUTCOME_UNKNOWN
             else "sms_not_sent"
         )
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key=key,
-            translation_placeholders={"to": failure.to, "message": failure.message},
+        return translated(
+            HomeAssistantError, key, to=failure.to, message=failure.message
         )
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key="no_sms_sent",
-        translation_placeholders={"numbers": ", ".join(f.to for f in failures)},
+    return translated(
+        HomeAssistantError,
+        "no_sms_sent",
+        numbers=", ".join(f.to for f in failures),
     )
 
 

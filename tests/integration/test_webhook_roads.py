@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 import json
 import logging
 from typing import Any
@@ -65,6 +66,24 @@ async def release_and_finish(hass: HomeAssistant, elks: Elks, call_id: str) -> N
     elks.sim.faults.release_webhooks()
     await elks.sim.wait_call_finished(call_id)
     await hass.async_block_till_done()
+
+
+@asynccontextmanager
+async def refused_then_real(
+    hass: HomeAssistant, elks: Elks
+) -> AsyncIterator[dict[str, str]]:
+    """Yield a call's real hangup form, held back by 46elks.
+
+    After the block: what it delivered ended nothing, and the real hangup,
+    released, ends the call exactly once.
+    """
+    events = async_capture_events(hass, EVENT_CALL_ENDED)
+    form = await held_hangup(hass, elks)
+    yield form
+    await hass.async_block_till_done()
+    assert events == []
+    await release_and_finish(hass, elks, form["id"])
+    assert [e.data["call_id"] for e in events] == [form["id"]]
 
 
 async def test_duplicate_by_the_other_road_applied_once(
@@ -390,14 +409,9 @@ async def test_oversize_body_by_each_road(
     road: Road,
 ) -> None:
     """A real hangup padded past the size bound is not read; Cloud sends no length."""
-    events = async_capture_events(hass, EVENT_CALL_ENDED)
-    form = await held_hangup(hass, elks)
-    padded = form | {"pad": "x" * MAX_BODY_BYTES}
-    assert await deliver(hass, hass_http, WEBHOOK_ID, padded, road) == (200, None)
-    await hass.async_block_till_done()
-    assert events == []
-    await release_and_finish(hass, elks, form["id"])
-    assert [e.data["call_id"] for e in events] == [form["id"]]
+    async with refused_then_real(hass, elks) as form:
+        padded = form | {"pad": "x" * MAX_BODY_BYTES}
+        assert await deliver(hass, hass_http, WEBHOOK_ID, padded, road) == (200, None)
 
 
 async def test_handler_error_does_not_log_the_webhook_id(
@@ -410,21 +424,18 @@ async def test_handler_error_does_not_log_the_webhook_id(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A bug behind the webhook is logged by us, without the id Home Assistant would print."""
-    events = async_capture_events(hass, EVENT_CALL_ENDED)
-    form = await held_hangup(hass, elks)
     tracker = loaded_entry.runtime_data.tracker
 
     def broken(call: object) -> str:
         raise RuntimeError("a bug")
 
-    with monkeypatch.context() as patched:
-        patched.setattr(tracker, "hangup_received", broken)
-        assert await deliver(hass, hass_http, WEBHOOK_ID, form, road) == (200, None)
-    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert error.name == "custom_components.elks"
-    assert WEBHOOK_ID not in error.getMessage()
-    await release_and_finish(hass, elks, form["id"])
-    assert [e.data["call_id"] for e in events] == [form["id"]]
+    async with refused_then_real(hass, elks) as form:
+        with monkeypatch.context() as patched:
+            patched.setattr(tracker, "hangup_received", broken)
+            assert await deliver(hass, hass_http, WEBHOOK_ID, form, road) == (200, None)
+        [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert error.name == "custom_components.elks"
+        assert WEBHOOK_ID not in error.getMessage()
 
 
 @pytest.mark.parametrize("length", ["abc", "9" * 5000, "70000"])
@@ -436,19 +447,14 @@ async def test_cloud_content_length_that_cannot_hold(
     length: str,
 ) -> None:
     """Cloud relays headers aiohttp never parsed: a bad or too large length is refused."""
-    events = async_capture_events(hass, EVENT_CALL_ENDED)
-    form = await held_hangup(hass, elks)
-    status, _ = await cloud_deliver(
-        hass,
-        WEBHOOK_ID,
-        urlencode(form),
-        headers={**FORM_HEADERS, "Content-Length": length},
-    )
-    assert status == 200
-    await hass.async_block_till_done()
-    assert events == []
-    await release_and_finish(hass, elks, form["id"])
-    assert [e.data["call_id"] for e in events] == [form["id"]]
+    async with refused_then_real(hass, elks) as form:
+        status, _ = await cloud_deliver(
+            hass,
+            WEBHOOK_ID,
+            urlencode(form),
+            headers={**FORM_HEADERS, "Content-Length": length},
+        )
+        assert status == 200
 
 
 async def test_named_routes_reach_their_handler_by_both_roads(
