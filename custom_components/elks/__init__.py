@@ -18,6 +18,7 @@ from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .entity import async_register_account_device
 from .escalation import async_remove_stored_escalations
+from .incoming import IncomingCalls
 from .reconcile import CallReconciler
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
@@ -67,8 +68,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         dialer,
         reconciler,
         subentries_snapshot(entry.subentries),
+        incoming=IncomingCalls(hass, entry, elks_webhook.url_for),
     )
     await elks_webhook.async_setup()
+    entry.runtime_data.incoming.async_setup(elks_webhook)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.

@@ -16,6 +16,7 @@ from .api import Account, ElksClient
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .escalation import EscalationManager
+from .incoming import IncomingCalls
 from .reconcile import CallReconciler
 from .tracker import CallTracker
 from .webhook import ElksWebhook
@@ -34,6 +35,8 @@ class ElksData:
     # Recipients as set up (copied: Home Assistant updates subentries in
     # place); a changed one reloads the entry, new ones are added in place.
     subentries: dict[str, tuple[str, dict[str, Any]]]
+    # Calls to the account's numbers (incoming-calls subentries).
+    incoming: IncomingCalls
 
     @property
     def account(self) -> Account:

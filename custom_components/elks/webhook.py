@@ -92,9 +92,10 @@ HANGUP_SCHEMA = probatio.Schema(
     extra=probatio.REMOVE_EXTRA,
 )
 
-# Every field read from a webhook form: the hangup's and the call flow's.
+# Every field read from a webhook form: the hangup's and the call flow's,
+# and a recording's audio URL.
 _READ_FIELDS = frozenset(
-    {str(key) for key in HANGUP_SCHEMA.schema} | {"callid", "result", "why"}
+    {str(key) for key in HANGUP_SCHEMA.schema} | {"callid", "result", "why", "wav"}
 )
 
 
@@ -321,7 +322,7 @@ class ElksWebhook:
     ) -> web.Response:
         try:
             handler = self._routes[WebhookRoute(route_name)]
-        except (ValueError, KeyError):
+        except ValueError, KeyError:
             LOGGER.warning("Ignored a 46elks webhook for route %r", _clip(route_name))
             return web.Response(status=HTTPStatus.OK)
         return await handler(form, query)

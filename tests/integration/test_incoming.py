@@ -1,0 +1,390 @@
+"""Calls to the account's numbers, through a real Home Assistant and the simulator.
+
+Every test walks both roads: 46elks' requests reach Home Assistant by HTTP
+or through Home Assistant Cloud (the ``road_relay`` fixture, requested
+before ``elks`` so that the simulator stops first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
+
+from custom_components.elks.const import (
+    CONF_ALLOW_ANYONE,
+    CONF_ALLOWED,
+    CONF_ALLOWED_ACTION,
+    CONF_CALLER_ID,
+    CONF_FORWARD_TO,
+    CONF_GREETING,
+    CONF_MENU,
+    CONF_NO_ANSWER,
+    CONF_NO_ANSWER_MESSAGE,
+    CONF_NUMBER_ID,
+    CONF_PIN,
+    CONF_PREVIOUS_VOICE_START,
+    CONF_RECIPIENT_NUMBER,
+    CONF_RING_TIMEOUT,
+    CONF_UNKNOWN_ACTION,
+    CONF_UNKNOWN_MESSAGE,
+    DOMAIN,
+    EVENT_INCOMING_CALL,
+    EVENT_KEYPRESS,
+    SUBENTRY_INCOMING_CALL,
+)
+from custom_components.elks.models import WebhookRoute
+from elks_simulator import Callee, Number
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import HomeAssistant
+
+from .conftest import CALLER_ID, HTTP_COMPONENTS_WITH_TTS, WEBHOOK_ID, Elks, entry_data
+from .roads import CloudRelay, Road, deliver, relay_fixture
+
+GATE = "+46766860009"
+FRIEND = "+46701111111"
+STRANGER = "+46709999999"
+PHONE_A = "+46700000201"
+PHONE_B = "+46700000202"
+
+
+@pytest.fixture
+def http_components() -> dict[str, dict[str, Any]]:
+    """Speech for greetings and messages, media for recordings."""
+    return {**HTTP_COMPONENTS_WITH_TTS, "media_source": {}}
+
+
+@pytest.fixture
+async def road_relay(
+    hass: HomeAssistant, road: Road, socket_enabled: None
+) -> AsyncGenerator[CloudRelay | None]:
+    """Home Assistant Cloud for the Cloud road; nothing for the HTTP road."""
+    if road is Road.HTTP:
+        yield None
+        return
+    async for relay in relay_fixture(hass):
+        yield relay
+
+
+@pytest.fixture
+def gate(elks: Elks) -> Number:
+    """The account's number that callers dial."""
+    return elks.sim.add_number(elks.account, GATE, capabilities=("voice", "sms"))
+
+
+def settings(**overrides: Any) -> dict[str, Any]:
+    """Incoming-call subentry options: friends are rejected (ring to trigger)."""
+    return {
+        CONF_ALLOW_ANYONE: False,
+        CONF_ALLOWED: [FRIEND],
+        CONF_ALLOWED_ACTION: "reject",
+        CONF_GREETING: "",
+        CONF_PIN: None,
+        CONF_MENU: "",
+        CONF_UNKNOWN_ACTION: "reject",
+        CONF_UNKNOWN_MESSAGE: "",
+        CONF_FORWARD_TO: [],
+        CONF_NO_ANSWER: "record",
+        CONF_NO_ANSWER_MESSAGE: "",
+    } | overrides
+
+
+async def set_up(
+    hass: HomeAssistant, elks: Elks, gate: Number, **options: Any
+) -> MockConfigEntry:
+    """Set up the account with an incoming-calls subentry for the gate number."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id=elks.account.id,
+        data=entry_data(elks.base_url),
+        options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: 60},
+        subentries_data=[
+            ConfigSubentryData(
+                data={
+                    CONF_NUMBER_ID: gate.id,
+                    CONF_RECIPIENT_NUMBER: gate.number,
+                    CONF_PREVIOUS_VOICE_START: None,
+                    **settings(**options),
+                },
+                subentry_type=SUBENTRY_INCOMING_CALL,
+                title=gate.number,
+                unique_id=gate.id,
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    url = entry.runtime_data.webhook.url_for(WebhookRoute.INCOMING_CALL, number=gate.id)
+    if gate.voice_start != url:  # until number bindings point it here
+        gate.voice_start = url
+    return entry
+
+
+async def test_allowed_caller_rejected_without_answer(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """Ring to trigger: never answered, and the event fires once per call."""
+    await set_up(hass, elks, gate)
+    events = async_capture_events(hass, EVENT_INCOMING_CALL)
+    result = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    await hass.async_block_till_done()
+    assert not result.answered
+    assert result.actions == [{"hangup": "reject"}]
+    assert result.call.start is None
+    [event] = events
+    assert event.data["call_id"] == result.call.id
+    assert event.data["from"] == FRIEND
+    assert event.data["to"] == GATE
+    assert event.data["allowed"] is True
+    assert event.data["action"] == "reject"
+    kinds = [d.kind for d in elks.sim.deliveries if d.call_id == result.call.id]
+    assert kinds == ["voice_start", "whenhangup"]
+    assert all(d.ok for d in elks.sim.deliveries)
+    if road_relay is not None:
+        assert road_relay.deliveries == 2
+
+
+async def test_resent_voice_start_fires_nothing_again(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    road: Road,
+) -> None:
+    """46elks re-sending the voice_start (by either road) gets the same answer only."""
+    await set_up(hass, elks, gate, **{CONF_ALLOWED_ACTION: "busy"})
+    events = async_capture_events(hass, EVENT_INCOMING_CALL)
+    form = {
+        "direction": "incoming",
+        "callid": "c0123456789abcdef",
+        "from": FRIEND,
+        "to": GATE,
+        "created": "2026-11-27T10:00:00.000000",
+    }
+    query = f"on=incoming_call&number={gate.id}"
+    answers = [
+        await deliver(hass, hass_http, WEBHOOK_ID, form, r, query)
+        for r in (road, Road.HTTP, Road.CLOUD)
+    ]
+    await hass.async_block_till_done()
+    assert len(events) == 1
+    assert len({text for _, text in answers}) == 1
+    status, text = answers[0]
+    assert status == 200
+    assert text is not None
+    assert '"hangup": "busy"' in text
+
+
+@pytest.mark.parametrize(
+    ("form", "query"),
+    [
+        ({"direction": "outgoing"}, None),
+        ({"to": "+46766860001"}, None),
+        ({"from": "+46 70 111"}, None),
+        ({"created": "yesterday"}, None),
+        ({}, "on=incoming_call&number=n0000"),
+    ],
+)
+async def test_requests_not_for_our_numbers_are_refused(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    road: Road,
+    form: dict[str, str],
+    query: str | None,
+) -> None:
+    """Only incoming calls to a configured number are answered, and nothing fires."""
+    await set_up(hass, elks, gate, **{CONF_ALLOW_ANYONE: True})
+    events = async_capture_events(hass, EVENT_INCOMING_CALL)
+    good = {
+        "direction": "incoming",
+        "callid": "c0123456789abcdef",
+        "from": FRIEND,
+        "to": GATE,
+        "created": "2026-11-27T10:00:00.000000",
+    }
+    status, text = await deliver(
+        hass,
+        hass_http,
+        WEBHOOK_ID,
+        good | form,
+        road,
+        query or f"on=incoming_call&number={gate.id}",
+    )
+    await hass.async_block_till_done()
+    assert status == 200
+    assert text == '{"hangup": "reject"}'
+    assert events == []
+
+
+async def test_unknown_caller_hears_a_message(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    speech_engine: str,
+) -> None:
+    """A caller not on the list gets the spoken message, then the call ends."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_UNKNOWN_ACTION: "message", CONF_UNKNOWN_MESSAGE: "Wrong number."},
+    )
+    events = async_capture_events(hass, EVENT_INCOMING_CALL)
+    result = await elks.sim.dial_in(from_=STRANGER, to=GATE)
+    await hass.async_block_till_done()
+    assert result.answered
+    [action] = result.actions
+    assert action["result"] == "success"
+    assert "/api/tts_proxy/" in action["play"]
+    [event] = events
+    assert event.data["allowed"] is False
+    assert event.data["action"] == "message"
+
+
+async def test_unknown_caller_rejected_silently(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """Friends may be forwarded while strangers are rejected unanswered."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_ALLOWED_ACTION: "forward", CONF_FORWARD_TO: [PHONE_A]},
+    )
+    elks.sim.set_callee(PHONE_A, Callee.answer(after=1.0, talk=4.0))
+    stranger = await elks.sim.dial_in(from_=STRANGER, to=GATE)
+    friend = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    assert not stranger.answered
+    assert stranger.actions == [{"hangup": "reject"}]
+    assert friend.answered
+    assert [leg["to"] for leg in friend.call.legs] == [PHONE_A]
+
+
+async def test_unknown_caller_forwarded(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """Unknown callers can be forwarded too."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_UNKNOWN_ACTION: "forward", CONF_FORWARD_TO: [PHONE_A]},
+    )
+    elks.sim.set_callee(PHONE_A, Callee.answer(after=1.0, talk=4.0))
+    result = await elks.sim.dial_in(from_=STRANGER, to=GATE)
+    assert result.answered
+    assert result.actions[0]["connect"] == PHONE_A
+
+
+async def test_menu_with_pin_fires_the_key(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    speech_engine: str,
+) -> None:
+    """Greeting, a wrong PIN, the right one, a menu key: its event, with the call's data."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{
+            CONF_ALLOWED_ACTION: "menu",
+            CONF_GREETING: "Press 1 to open the gate.",
+            CONF_PIN: "4711",
+            CONF_MENU: "1: Open the gate\n2: Close the gate",
+        },
+    )
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    result = await elks.sim.dial_in(
+        from_=FRIEND, to=GATE, presses=[(1.0, "0000"), (1.0, "4711"), (1.0, "1")]
+    )
+    await hass.async_block_till_done()
+    assert result.answered
+    [key] = keys
+    assert key.data["digits"] == "1"
+    assert key.data["label"] == "Open the gate"
+    assert key.data["call_id"] == result.call.id
+    assert key.data["from"] == FRIEND
+    assert key.data["to"] == GATE
+    assert key.data["direction"] == "incoming"
+    kinds = [d.kind for d in elks.sim.deliveries if d.call_id == result.call.id]
+    assert kinds[0] == "voice_start"
+    assert kinds[-1] == "whenhangup"
+    assert all(d.ok for d in elks.sim.deliveries)
+
+
+async def test_pin_tries_are_limited(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """Three wrong PINs hang up; the menu's key never fires."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_ALLOWED_ACTION: "menu", CONF_PIN: "4711", CONF_MENU: "1: Open"},
+    )
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    result = await elks.sim.dial_in(
+        from_=FRIEND,
+        to=GATE,
+        presses=[(1.0, "0000"), (1.0, "1111"), (1.0, "2222"), (1.0, "4711")],
+    )
+    await hass.async_block_till_done()
+    assert keys == []
+    assert result.actions[-1] == {"hangup": "reject"}
+
+
+async def test_forward_rings_two_phones_at_once(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """One connect to both numbers: the first to answer gets the call."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_ALLOWED_ACTION: "forward", CONF_FORWARD_TO: [PHONE_A, PHONE_B]},
+    )
+    elks.sim.set_callee(PHONE_A, Callee.answer(after=5.0, talk=4.0))
+    elks.sim.set_callee(PHONE_B, Callee.answer(after=2.0, talk=4.0))
+    result = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    assert result.answered
+    assert result.actions[0]["connect"] == f"{PHONE_A},{PHONE_B}"
+    assert result.actions[0]["result"] == "success"
+    legs = {leg["to"]: leg["state"] for leg in result.call.legs}
+    assert legs == {PHONE_B: "success", PHONE_A: "failed"}
