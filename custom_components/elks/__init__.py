@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, CONF_WEBHOOK_ID, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    CONF_WEBHOOK_ID,
+    EVENT_CORE_CONFIG_UPDATE,
+    Platform,
+)
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -13,13 +20,15 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
 from .audio import async_setup_audio
-from .const import CONF_BASE_URL, DOMAIN, signal_recipients_added
+from .const import CONF_BASE_URL, DOMAIN, LOGGER, signal_recipients_added
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .entity import async_register_account_device
 from .escalation import async_remove_stored_escalations
 from .incoming import IncomingCalls
+from .numbers import NumberBindings
 from .reconcile import CallReconciler
+from .repairs import async_number_not_updated
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
 from .signals import CallSignals
@@ -38,14 +47,18 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool:
-    """Set up a 46elks account."""
-    client = ElksClient(
+def _client(hass: HomeAssistant, entry: ElksConfigEntry) -> ElksClient:
+    return ElksClient(
         async_get_clientsession(hass),
         entry.data[CONF_USERNAME],
         entry.data[CONF_PASSWORD],
         entry.data[CONF_BASE_URL],
     )
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool:
+    """Set up a 46elks account."""
+    client = _client(hass, entry)
     coordinator = ElksAccountCoordinator(hass, entry, client)
     # Checks the credentials too: 401 starts reauth, anything else retries.
     await coordinator.async_config_entry_first_refresh()
@@ -60,6 +73,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     dialer = Dialer(hass, entry, client, tracker, signals, elks_webhook.hangup_url)
     entry.async_on_unload(dialer.escalations.async_unload)
     reconciler = CallReconciler(hass, entry, client, tracker)
+    numbers = NumberBindings(hass, entry, client)
+    await numbers.async_load()
+    entry.async_on_unload(numbers.async_unload)
     entry.runtime_data = ElksData(
         client,
         coordinator,
@@ -67,6 +83,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         tracker,
         dialer,
         reconciler,
+        numbers,
         subentries_snapshot(entry.subentries),
         incoming=IncomingCalls(hass, entry, elks_webhook.url_for),
     )
@@ -76,10 +93,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.
     await dialer.escalations.async_load()
+    # After everything that claims numbers registered; a changed external
+    # URL changes the webhook URL the numbers must lead to.
+    await numbers.async_sync()
+    entry.async_on_unload(
+        hass.bus.async_listen(
+            EVENT_CORE_CONFIG_UPDATE, _sync_numbers_later(hass, entry, numbers)
+        )
+    )
     # Hangups acknowledged and dropped before the webhook was registered, or
     # never sent (no public URL), are learned from 46elks instead.
     reconciler.async_start()
     return True
+
+
+def _sync_numbers_later(
+    hass: HomeAssistant, entry: ElksConfigEntry, numbers: NumberBindings
+) -> Callable[[Event], None]:
+    @callback
+    def sync(_event: Event) -> None:
+        entry.async_create_background_task(
+            hass, numbers.async_sync(), "elks number bindings"
+        )
+
+    return sync
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
@@ -98,7 +135,11 @@ async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> N
         key in now and now[key] != old for key, old in data.subentries.items()
     )
     added = now.keys() - data.subentries.keys()
+    removed = data.subentries.keys() - now.keys()
     data.subentries = now
+    if added or removed:
+        # Numbers of new subentries lead here, those of removed ones go back.
+        await data.numbers.async_sync()
     if changed:
         hass.config_entries.async_schedule_reload(entry.entry_id)
     elif added:
@@ -111,7 +152,19 @@ async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> boo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
-    """Forget stored calls and the cloudhook of a removed account."""
+    """Give the account's numbers back, forget stored calls and the cloudhook."""
+    numbers = NumberBindings(hass, entry, _client(hass, entry))
+    await numbers.async_load()
+    await numbers.async_sync(give_back_all=True)
+    numbers.async_unload()
+    if numbers.pending:
+        LOGGER.warning(
+            "%d 46elks number field(s) could not be given back and still lead to"
+            " this Home Assistant; change them on 46elks' numbers page",
+            numbers.pending,
+        )
+    async_number_not_updated(hass, entry.entry_id, None)
+    await numbers.async_remove()
     await async_remove_stored_calls(hass, entry.entry_id)
     await async_remove_stored_escalations(hass, entry.entry_id)
     if "cloud" in hass.config.components:

@@ -48,6 +48,7 @@ EVENT_KEYPRESS: Final = "elks_keypress"
 EVENT_ESCALATION_FINISHED: Final = "elks_escalation_finished"
 ISSUE_ESCALATION_INTERRUPTED: Final = "escalation_interrupted"
 ISSUE_LOW_BALANCE: Final = "low_balance"
+ISSUE_NUMBER_NOT_UPDATED: Final = "number_not_updated"
 
 SERVICE_CANCEL: Final = "cancel"
 ATTR_MESSAGE: Final = "message"

@@ -44,5 +44,6 @@ async def async_get_config_entry_diagnostics(
         "reconciliation": runtime.reconciler.diagnostics,
         "escalations_running": runtime.escalations.running_count,
         "recipients": len(entry.subentries),
+        "number_bindings": runtime.numbers.pending,
         "balance_update_ok": runtime.coordinator.last_update_success,
     }

@@ -91,6 +91,26 @@ class WebhookRoute(StrEnum):
     SMS_RECEIVED = "sms_received"
 
 
+class NumberField(StrEnum):
+    """The field of a 46elks number that leads its traffic somewhere."""
+
+    VOICE_START = "voice_start"
+    SMS_URL = "sms_url"
+
+
+@dataclass(frozen=True, slots=True)
+class NumberClaim:
+    """A subentry's wish that a number's field leads to Home Assistant."""
+
+    subentry_id: str
+    number_id: str
+    # E.164, for messages and the repair issue.
+    number: str
+    field: NumberField
+    # What 46elks should have; None while there is no public URL (left as is).
+    value: str | None
+
+
 class CallEventType(StrEnum):
     """What the Call event entity fires."""
 

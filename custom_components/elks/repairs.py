@@ -10,6 +10,7 @@ from .const import (
     ISSUE_ESCALATION_INTERRUPTED,
     ISSUE_LOW_BALANCE,
     ISSUE_NO_PUBLIC_URL,
+    ISSUE_NUMBER_NOT_UPDATED,
 )
 
 REMOTE_ACCESS_DOCS = "https://www.home-assistant.io/docs/configuration/remote/"
@@ -81,4 +82,18 @@ def async_escalation_interrupted(
         severity=ir.IssueSeverity.ERROR,
         translation_key=ISSUE_ESCALATION_INTERRUPTED,
         translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_number_not_updated(
+    hass: HomeAssistant, entry_id: str, placeholders: dict[str, str] | None
+) -> None:
+    """Say which numbers 46elks could not be told about (None clears it)."""
+    _async_warning(
+        hass,
+        f"{ISSUE_NUMBER_NOT_UPDATED}_{entry_id}",
+        ISSUE_NUMBER_NOT_UPDATED,
+        placeholders,
+        "https://46elks.com/numbers",
     )

@@ -17,6 +17,7 @@ from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .escalation import EscalationManager
 from .incoming import IncomingCalls
+from .numbers import NumberBindings
 from .reconcile import CallReconciler
 from .tracker import CallTracker
 from .webhook import ElksWebhook
@@ -32,6 +33,7 @@ class ElksData:
     tracker: CallTracker
     dialer: Dialer
     reconciler: CallReconciler
+    numbers: NumberBindings
     # Recipients as set up (copied: Home Assistant updates subentries in
     # place); a changed one reloads the entry, new ones are added in place.
     subentries: dict[str, tuple[str, dict[str, Any]]]

@@ -247,6 +247,7 @@ async def test_diagnostics_and_logs_hold_no_secrets(
     }
     assert diagnostics["escalations_running"] == 0
     assert diagnostics["recipients"] == 0
+    assert diagnostics["number_bindings"] == 0
     assert diagnostics["balance_update_ok"] is True
     assert diagnostics["account"]["currency"] == "SEK"
     dumped = json.dumps(diagnostics)

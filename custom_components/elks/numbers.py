@@ -1,0 +1,304 @@
+"""Account numbers pointed at Home Assistant for subentries, and given back after.
+
+A subentry (incoming calls, incoming SMS, Assist by phone) claims one field
+of one 46elks number: its ``voice_start`` or ``sms_url``. The value the
+field had before is stored durably *before* it is overwritten, so removing
+the subentry (or the whole account) restores it exactly, also after a
+restart or a crash in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from yarl import URL
+
+from homeassistant.components import persistent_notification
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.translation import async_get_exception_message
+
+from .api import ElksClient, ElksError, PhoneNumber
+from .const import DOMAIN, LOGGER
+from .models import NumberClaim, NumberField
+from .repairs import async_number_not_updated
+
+STORAGE_VERSION = 1
+# After a failed update, 46elks is asked again this much later (and at the
+# next start, and whenever the subentries change).
+RETRY_SECONDS = 300
+
+type ClaimProvider = Callable[[], Iterable[NumberClaim]]
+
+
+def storage_key(entry_id: str) -> str:
+    """Return the storage key of an account's number bindings."""
+    return f"{DOMAIN}.{entry_id}.numbers"
+
+
+def points_at_us(
+    value: str | None, webhook_id: str, cloudhook_url: str | None = None
+) -> bool:
+    """Return whether ``value`` (a number's field) already leads to this account."""
+    if not value:
+        return False
+    if cloudhook_url and value.startswith(cloudhook_url):
+        return True
+    try:
+        path = URL(value).path
+    except ValueError:
+        return False
+    return path.rstrip("/") == f"/api/webhook/{webhook_id}"
+
+
+def describe_target(value: str | None) -> str:
+    """Return where ``value`` leads, safe to show: a host or "an action".
+
+    A full URL may hold somebody's secret (a webhook id, a token).
+    """
+    if not value:
+        return "-"
+    if value.lstrip().startswith("{"):
+        return "a call action"
+    try:
+        return URL(value).host or "-"
+    except ValueError:
+        return "-"
+
+
+@dataclass(slots=True)
+class _Binding:
+    """A field we point at Home Assistant, and what to give back."""
+
+    subentry_id: str
+    number: str
+    previous: str | None
+    # What we last set; None until 46elks confirmed it.
+    applied: str | None = None
+
+
+class NumberBindings:
+    """Claims, applies and restores the fields of an account's numbers."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, client: ElksClient
+    ) -> None:
+        """Prepare for ``entry``; ``async_load`` reads what was bound before."""
+        self._hass = hass
+        self._entry = entry
+        self._client = client
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, storage_key(entry.entry_id)
+        )
+        self._bindings: dict[tuple[str, NumberField], _Binding] = {}
+        self._providers: list[ClaimProvider] = []
+        self._lock = asyncio.Lock()
+        self._cancel_retry: CALLBACK_TYPE | None = None
+
+    async def async_load(self) -> None:
+        """Read the bindings stored by earlier runs."""
+        stored = await self._store.async_load() or {}
+        for item in stored.get("bindings", []):
+            key = (str(item["number_id"]), NumberField(item["field"]))
+            self._bindings[key] = _Binding(
+                subentry_id=str(item["subentry_id"]),
+                number=str(item["number"]),
+                previous=item.get("previous"),
+                applied=item.get("applied"),
+            )
+
+    @callback
+    def async_add_claims(self, provider: ClaimProvider) -> CALLBACK_TYPE:
+        """Add a source of claims (read live at each sync); returns its remover."""
+        self._providers.append(provider)
+        return lambda: self._providers.remove(provider)
+
+    def previous_value(self, number_id: str, field: NumberField) -> str | None:
+        """Return the value a bound field had before we took it."""
+        binding = self._bindings.get((number_id, field))
+        return binding.previous if binding else None
+
+    @callback
+    def async_unload(self) -> None:
+        """Stop a pending retry; the bindings stay stored."""
+        if self._cancel_retry is not None:
+            self._cancel_retry()
+            self._cancel_retry = None
+
+    async def async_sync(self, *, give_back_all: bool = False) -> None:
+        """Point every claimed field at us; give back those of removed subentries.
+
+        ``give_back_all`` gives back every field (the account is removed).
+
+        Failures are logged and shown as a repair issue, and retried later;
+        they never fail the caller.
+        """
+        async with self._lock:
+            self.async_unload()
+            claims = {
+                (claim.number_id, claim.field): claim
+                for provider in self._providers
+                for claim in provider()
+            }
+            if give_back_all:
+                claims = {}
+            released = list(self._bindings) if give_back_all else self._released(claims)
+            wanted = [
+                claim
+                for key, claim in claims.items()
+                if claim.value is not None
+                and (
+                    key not in self._bindings
+                    or self._bindings[key].applied != claim.value
+                )
+            ]
+            if not released and not wanted:
+                return
+            failed: list[str] = []
+            try:
+                numbers = {n.id: n for n in await self._client.list_numbers()}
+            except ElksError as err:
+                LOGGER.warning("Cannot read the account's numbers: %s", err)
+                failed = [claim.number for claim in wanted] + [
+                    self._bindings[key].number for key in released
+                ]
+            else:
+                for key in released:
+                    if not await self._async_release(key, numbers.get(key[0])):
+                        failed.append(self._bindings[key].number)
+                for claim in wanted:
+                    if not await self._async_claim(claim, numbers.get(claim.number_id)):
+                        failed.append(claim.number)
+            self._report(failed)
+
+    def _released(
+        self, claims: dict[tuple[str, NumberField], NumberClaim]
+    ) -> list[tuple[str, NumberField]]:
+        """Return the bound fields whose subentry is gone or claims another number.
+
+        A field is not given back merely because no claim names it: a claim
+        provider that registers late must not undo a binding at startup.
+        """
+        claimed = {(c.subentry_id, c.field) for c in claims.values()}
+        return [
+            key
+            for key, binding in self._bindings.items()
+            if binding.subentry_id not in self._entry.subentries
+            or (key not in claims and (binding.subentry_id, key[1]) in claimed)
+        ]
+
+    def _report(self, failed: list[str]) -> None:
+        async_number_not_updated(
+            self._hass,
+            self._entry.entry_id,
+            {"numbers": ", ".join(sorted(set(failed)))} if failed else None,
+        )
+        if failed and not self._hass.is_stopping:
+            self._cancel_retry = async_call_later(
+                self._hass, RETRY_SECONDS, self._retry
+            )
+
+    @callback
+    def _retry(self, _now: Any) -> None:
+        self._cancel_retry = None
+        self._entry.async_create_background_task(
+            self._hass, self.async_sync(), "elks number bindings retry"
+        )
+
+    async def _async_claim(
+        self, claim: NumberClaim, number: PhoneNumber | None
+    ) -> bool:
+        """Point ``claim``'s field at its value; the old value is stored first."""
+        key = (claim.number_id, claim.field)
+        if number is None:
+            LOGGER.warning("Number %s is no longer on the 46elks account", claim.number)
+            return False
+        current = getattr(number, claim.field.value)
+        binding = self._bindings.get(key)
+        if binding is None:
+            binding = _Binding(claim.subentry_id, claim.number, previous=current)
+            self._bindings[key] = binding
+            # Stored before 46elks is changed: a crash cannot lose the old value.
+            await self._async_save()
+        if current != claim.value:
+            try:
+                await self._client.update_number(
+                    claim.number_id, **{claim.field.value: claim.value}
+                )
+            except ElksError as err:
+                LOGGER.warning(
+                    "Cannot point %s at Home Assistant: %s", claim.number, err
+                )
+                return False
+        binding.applied = claim.value
+        await self._async_save()
+        return True
+
+    async def _async_release(
+        self, key: tuple[str, NumberField], number: PhoneNumber | None
+    ) -> bool:
+        """Give a field back its old value, unless somebody changed it since."""
+        binding = self._bindings[key]
+        number_id, field = key
+        current = getattr(number, field.value) if number else None
+        if number is not None and current == binding.applied:
+            try:
+                await self._client.update_number(
+                    number_id, **{field.value: binding.previous or ""}
+                )
+            except ElksError as err:
+                LOGGER.warning(
+                    "Cannot give %s back its %s: %s", binding.number, field, err
+                )
+                return False
+            self._notify_restored(binding, field)
+        elif number is None:
+            LOGGER.info("Number %s is no longer on the 46elks account", binding.number)
+        else:
+            LOGGER.info(
+                "Left %s of %s as it is: it was changed outside Home Assistant",
+                field,
+                binding.number,
+            )
+        del self._bindings[key]
+        await self._async_save()
+        return True
+
+    def _notify_restored(self, binding: _Binding, field: NumberField) -> None:
+        """Tell the user the number no longer leads to Home Assistant."""
+        message = async_get_exception_message(
+            DOMAIN,
+            f"number_restored_{field.value}",
+            {"number": binding.number, "target": describe_target(binding.previous)},
+        )
+        LOGGER.info(message)
+        persistent_notification.async_create(
+            self._hass,
+            message,
+            title="46elks",
+            notification_id=f"{DOMAIN}_restored_{binding.number}_{field.value}",
+        )
+
+    async def _async_save(self) -> None:
+        await self._store.async_save(
+            {
+                "bindings": [
+                    {"number_id": number_id, "field": field.value, **asdict(binding)}
+                    for (number_id, field), binding in self._bindings.items()
+                ]
+            }
+        )
+
+    async def async_remove(self) -> None:
+        """Forget the stored bindings (the account is gone, fields given back)."""
+        await self._store.async_remove()
+
+    @property
+    def pending(self) -> int:
+        """How many bindings are kept (for diagnostics)."""
+        return len(self._bindings)
