@@ -88,7 +88,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         incoming=IncomingCalls(hass, entry, elks_webhook.url_for),
     )
     await elks_webhook.async_setup()
-    entry.runtime_data.incoming.async_setup(elks_webhook)
+    entry.runtime_data.incoming.async_setup(elks_webhook, numbers)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.

@@ -45,6 +45,7 @@ from .call_flow import CONFIRMATION, STEP_PARAM, FlowState, next_step
 from .const import (
     CONF_LANGUAGE,
     CONF_NUMBER_ID,
+    CONF_RECIPIENT_NUMBER,
     CONF_TTS_ENGINE,
     DOMAIN,
     EVENT_INCOMING_CALL,
@@ -60,9 +61,12 @@ from .models import (
     IncomingAction,
     IncomingEventType,
     NoAnswerAction,
+    NumberClaim,
+    NumberField,
     WebhookRoute,
     iso_timestamp,
 )
+from .numbers import NumberBindings
 from .webhook import ElksWebhook, parse_hangup
 
 # Query parameter naming the 46elks number a request is for.
@@ -177,11 +181,28 @@ class IncomingCalls:
         self._calls: OrderedDict[str, IncomingCall] = OrderedDict()
 
     @callback
-    def async_setup(self, webhook: ElksWebhook) -> None:
-        """Take the incoming-call route of the account's webhook."""
+    def async_setup(self, webhook: ElksWebhook, numbers: NumberBindings) -> None:
+        """Take the incoming-call route, and claim each configured number."""
         self._entry.async_on_unload(
             webhook.async_add_route(WebhookRoute.INCOMING_CALL, self.async_handle)
         )
+        self._entry.async_on_unload(numbers.async_add_claims(self._claims))
+
+    def _claims(self) -> list[NumberClaim]:
+        """Each incoming-calls subentry wants its number's calls (read live)."""
+        return [
+            NumberClaim(
+                subentry.subentry_id,
+                str(subentry.data[CONF_NUMBER_ID]),
+                str(subentry.data[CONF_RECIPIENT_NUMBER]),
+                NumberField.VOICE_START,
+                self._url_for(
+                    WebhookRoute.INCOMING_CALL, number=subentry.data[CONF_NUMBER_ID]
+                ),
+            )
+            for subentry in self._entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_INCOMING_CALL
+        ]
 
     @property
     def calls(self) -> Mapping[str, IncomingCall]:

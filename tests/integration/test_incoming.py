@@ -52,6 +52,7 @@ FRIEND = "+46701111111"
 STRANGER = "+46709999999"
 PHONE_A = "+46700000201"
 PHONE_B = "+46700000202"
+OLD_TARGET = "https://pbx.example.com/calls?token=theirs"
 
 
 @pytest.fixture
@@ -74,8 +75,10 @@ async def road_relay(
 
 @pytest.fixture
 def gate(elks: Elks) -> Number:
-    """The account's number that callers dial."""
-    return elks.sim.add_number(elks.account, GATE, capabilities=("voice", "sms"))
+    """Return the account's number that callers dial (it led elsewhere before)."""
+    return elks.sim.add_number(
+        elks.account, GATE, capabilities=("voice", "sms"), voice_start=OLD_TARGET
+    )
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
@@ -123,8 +126,7 @@ async def set_up(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     url = entry.runtime_data.webhook.url_for(WebhookRoute.INCOMING_CALL, number=gate.id)
-    if gate.voice_start != url:  # until number bindings point it here
-        gate.voice_start = url
+    assert gate.voice_start == url
     return entry
 
 
@@ -388,3 +390,24 @@ async def test_forward_rings_two_phones_at_once(
     assert result.actions[0]["result"] == "success"
     legs = {leg["to"]: leg["state"] for leg in result.call.legs}
     assert legs == {PHONE_B: "success", PHONE_A: "failed"}
+
+
+async def test_number_led_here_and_given_back(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """Set up, the number leads here; the subentry removed, it leads back exactly."""
+    entry = await set_up(hass, elks, gate)
+    [subentry_id] = entry.subentries
+    assert hass.config_entries.async_remove_subentry(entry, subentry_id)
+    await hass.async_block_till_done()
+    assert gate.voice_start == OLD_TARGET
+    result = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    # 46elks asks the old target (unreachable here, so it retries), never us.
+    asked = {
+        (d.kind, d.url) for d in elks.sim.deliveries if d.call_id == result.call.id
+    }
+    assert asked == {("voice_start", OLD_TARGET)}
