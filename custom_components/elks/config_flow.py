@@ -59,8 +59,10 @@ from .const import (
     LOGGER,
     MAX_RING_TIMEOUT,
     MIN_RING_TIMEOUT,
+    SUBENTRY_INCOMING_CALL,
     SUBENTRY_RECIPIENT,
 )
+from .incoming_flow import IncomingCallSubentryFlow
 from .runtime import ElksConfigEntry
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -180,8 +182,11 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ElksConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Recipients: people notify entities call."""
-        return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
+        """Recipients: people notify entities call; numbers that take calls."""
+        return {
+            SUBENTRY_RECIPIENT: RecipientSubentryFlow,
+            SUBENTRY_INCOMING_CALL: IncomingCallSubentryFlow,
+        }
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None

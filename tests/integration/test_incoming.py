@@ -43,6 +43,7 @@ from custom_components.elks.models import WebhookRoute
 from elks_simulator import Callee, Number
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 
 from .conftest import CALLER_ID, HTTP_COMPONENTS_WITH_TTS, WEBHOOK_ID, Elks, entry_data
 from .roads import CloudRelay, Road, deliver, relay_fixture
@@ -411,3 +412,103 @@ async def test_number_led_here_and_given_back(
         (d.kind, d.url) for d in elks.sim.deliveries if d.call_id == result.call.id
     }
     assert asked == {("voice_start", OLD_TARGET)}
+
+
+async def test_subentry_flow_takes_the_number_over(
+    hass: HomeAssistant,
+    elks: Elks,
+    gate: Number,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The flow offers the number, says where it leads (host only), asks, and sets up."""
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    offered = result["data_schema"].schema[CONF_NUMBER_ID].config["options"]
+    # Active voice numbers only: not the SMS-only or the inactive one.
+    assert {o["label"] for o in offered} == {CALLER_ID, GATE}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_NUMBER_ID: gate.id}
+    )
+    assert result["step_id"] == "take_over"
+    assert result["description_placeholders"] == {
+        "number": GATE,
+        "target": "pbx.example.com",
+    }
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "settings"
+    form = {
+        CONF_ALLOW_ANYONE: False,
+        CONF_ALLOWED: ["070-111 11 11"],
+        CONF_ALLOWED_ACTION: "forward",
+        CONF_UNKNOWN_ACTION: "reject",
+        CONF_NO_ANSWER: "record",
+    }
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], form
+    )
+    assert result["errors"] == {CONF_ALLOWED: "invalid_number"}
+    form[CONF_ALLOWED] = ["+46 70-111 11 11"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], form
+    )
+    assert result["errors"] == {CONF_FORWARD_TO: "forward_needs_number"}
+    form[CONF_FORWARD_TO] = [PHONE_A, PHONE_B]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], form
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    [subentry] = [
+        s
+        for s in loaded_entry.subentries.values()
+        if s.subentry_type == SUBENTRY_INCOMING_CALL
+    ]
+    assert subentry.unique_id == gate.id
+    assert subentry.data[CONF_PREVIOUS_VOICE_START] == OLD_TARGET
+    assert subentry.data[CONF_ALLOWED] == [FRIEND]
+    assert gate.voice_start == loaded_entry.runtime_data.webhook.url_for(
+        WebhookRoute.INCOMING_CALL, number=gate.id
+    )
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
+    )
+    offered = result["data_schema"].schema[CONF_NUMBER_ID].config["options"]
+    assert {o["label"] for o in offered} == {CALLER_ID}
+
+
+async def test_reconfigure_checks_the_menu(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """A broken menu line is named; a good one applies to the next call, no reload."""
+    entry = await set_up(hass, elks, gate)
+    [subentry] = entry.subentries.values()
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    form = settings(**{CONF_ALLOWED_ACTION: "menu", CONF_MENU: "open the gate"})
+    form[CONF_PIN] = ""
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], form
+    )
+    assert result["errors"] == {CONF_MENU: "invalid_menu_line"}
+    form[CONF_MENU] = "1: Open"
+    form[CONF_PIN] = "12"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], form
+    )
+    assert result["errors"] == {CONF_PIN: "invalid_pin"}
+    form[CONF_PIN] = ""
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], form
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    await elks.sim.dial_in(from_=FRIEND, to=GATE, presses=[(1.0, "1")])
+    await hass.async_block_till_done()
+    assert [k.data["label"] for k in keys] == ["Open"]
