@@ -85,7 +85,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         reconciler,
         numbers,
         subentries_snapshot(entry.subentries),
-        incoming=IncomingCalls(hass, entry, elks_webhook.url_for),
+        incoming=IncomingCalls(hass, entry, elks_webhook.url_for, client),
     )
     await elks_webhook.async_setup()
     entry.runtime_data.incoming.async_setup(elks_webhook, numbers)

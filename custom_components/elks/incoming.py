@@ -33,6 +33,8 @@ from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.util.json import JsonObjectType
 
 from .api import (
+    ElksClient,
+    ElksError,
     ElksResponseError,
     connect_action,
     hangup_action,
@@ -50,6 +52,7 @@ from .const import (
     DOMAIN,
     EVENT_INCOMING_CALL,
     EVENT_KEYPRESS,
+    EVENT_RECORDING_SAVED,
     LOGGER,
     SUBENTRY_INCOMING_CALL,
     signal_incoming_event,
@@ -67,6 +70,12 @@ from .models import (
     iso_timestamp,
 )
 from .numbers import NumberBindings
+from .recordings import (
+    MAX_RECORDING_BYTES,
+    async_save_recording,
+    async_setup_recordings,
+    is_wav,
+)
 from .webhook import ElksWebhook, parse_hangup
 
 # Query parameter naming the 46elks number a request is for.
@@ -107,6 +116,17 @@ NEXT_SCHEMA = probatio.Schema(
     },
     extra=probatio.REMOVE_EXTRA,
 )
+RECORDING_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("callid"): _CALL_ID,
+        probatio.Required("wav"): probatio.All(str, probatio.Length(min=1, max=2000)),
+        probatio.Required("created"): _timestamp,
+        probatio.Optional("duration"): probatio.Match(r"^[0-9]{1,6}\Z"),
+        probatio.Optional("from"): _CALLER,
+        probatio.Optional("to"): _PHONE_NUMBER,
+    },
+    extra=probatio.REMOVE_EXTRA,
+)
 _REJECTING = (IncomingAction.REJECT, IncomingAction.BUSY)
 _FLOW_EVENTS = {
     CallEventType.ANSWERED: IncomingEventType.ANSWERED,
@@ -129,6 +149,8 @@ class IncomingCall:
     plan: CallPlan | None = None
     flow: FlowState | None = None
     ended: bool = False
+    # A recording's delivery was taken (46elks may send it again).
+    recorded: bool = False
 
     def data(self) -> JsonObjectType:
         """Return the call as events show it."""
@@ -173,11 +195,13 @@ class IncomingCalls:
         hass: HomeAssistant,
         entry: ConfigEntry,
         url_for: Callable[..., str | None],
+        client: ElksClient,
     ) -> None:
         """Serve ``entry``'s incoming-call subentries (read live on each call)."""
         self._hass = hass
         self._entry = entry
         self._url_for = url_for
+        self._client = client
         self._calls: OrderedDict[str, IncomingCall] = OrderedDict()
 
     @callback
@@ -187,6 +211,10 @@ class IncomingCalls:
             webhook.async_add_route(WebhookRoute.INCOMING_CALL, self.async_handle)
         )
         self._entry.async_on_unload(numbers.async_add_claims(self._claims))
+        self._entry.async_on_unload(
+            webhook.async_add_route(WebhookRoute.RECORDING, self.async_recording)
+        )
+        async_setup_recordings(self._hass)
 
     def _claims(self) -> list[NumberClaim]:
         """Each incoming-calls subentry wants its number's calls (read live)."""
@@ -430,6 +458,55 @@ class IncomingCalls:
                 "duration": ended.duration or 0,
                 "cost": ended.cost_amount,
             },
+        )
+        return web.Response(status=HTTPStatus.OK)
+
+    async def async_recording(
+        self, form: dict[str, str], query: Mapping[str, str]
+    ) -> web.Response:
+        """Save a caller's recording once, fetched from 46elks' own host only."""
+        found = self._subentry_for(query.get(NUMBER_PARAM))
+        try:
+            form = RECORDING_SCHEMA(form)
+        except probatio.Invalid as err:
+            LOGGER.warning("Ignored an invalid 46elks recording: %s", err)
+            return web.Response(status=HTTPStatus.OK)
+        call = self._calls.get(form["callid"])
+        if found is None or call is None or call.subentry_id != found[0]:
+            LOGGER.warning("Ignored a recording of unknown call %r", form["callid"])
+            return web.Response(status=HTTPStatus.OK)
+        if call.recorded:
+            return web.Response(status=HTTPStatus.OK)
+        if not self._client.is_own_url(form["wav"]):
+            # Never fetch a URL anybody could have put there (SSRF).
+            LOGGER.warning(
+                "Ignored the recording of call %r: %r is not on 46elks' API host",
+                call.call_id,
+                _clip(form["wav"]),
+            )
+            return web.Response(status=HTTPStatus.OK)
+        call.recorded = True
+        try:
+            audio = await self._client.download(form["wav"], MAX_RECORDING_BYTES)
+        except ElksError as err:
+            call.recorded = False  # 46elks may send it again
+            LOGGER.warning(
+                "Cannot fetch the recording of call %r: %s", call.call_id, err
+            )
+            return web.Response(status=HTTPStatus.OK)
+        if not is_wav(audio):
+            LOGGER.warning("The recording of call %r is not a WAV file", call.call_id)
+            return web.Response(status=HTTPStatus.OK)
+        media_id = await async_save_recording(
+            self._hass, self._entry.entry_id, call.call_id, form["created"], audio
+        )
+        data: JsonObjectType = {
+            "media_content_id": media_id,
+            "duration": int(form.get("duration") or 0),
+        }
+        self._fire(call, IncomingEventType.RECORDED, data)
+        self._hass.bus.async_fire(
+            EVENT_RECORDING_SAVED, {**self._event_data(call), **data}
         )
         return web.Response(status=HTTPStatus.OK)
 

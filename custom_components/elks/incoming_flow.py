@@ -66,15 +66,15 @@ SETTINGS_SCHEMA = probatio.Schema(
     {
         probatio.Required(CONF_ALLOW_ANYONE, default=False): BooleanSelector(),
         probatio.Optional(CONF_ALLOWED): _PHONES,
-        probatio.Required(
-            CONF_ALLOWED_ACTION, default=IncomingAction.REJECT
-        ): _select(ALLOWED_ACTIONS, CONF_ALLOWED_ACTION),
+        probatio.Required(CONF_ALLOWED_ACTION, default=IncomingAction.REJECT): _select(
+            ALLOWED_ACTIONS, CONF_ALLOWED_ACTION
+        ),
         probatio.Optional(CONF_GREETING): _TEXT,
         probatio.Optional(CONF_PIN): TextSelector(),
         probatio.Optional(CONF_MENU): _TEXT,
-        probatio.Required(
-            CONF_UNKNOWN_ACTION, default=IncomingAction.REJECT
-        ): _select(UNKNOWN_ACTIONS, CONF_UNKNOWN_ACTION),
+        probatio.Required(CONF_UNKNOWN_ACTION, default=IncomingAction.REJECT): _select(
+            UNKNOWN_ACTIONS, CONF_UNKNOWN_ACTION
+        ),
         probatio.Optional(CONF_UNKNOWN_MESSAGE): _TEXT,
         probatio.Optional(CONF_FORWARD_TO): _PHONES,
         probatio.Required(CONF_NO_ANSWER, default=NoAnswerAction.RECORD): _select(

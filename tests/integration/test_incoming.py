@@ -8,6 +8,7 @@ before ``elks`` so that the simulator stops first).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -37,10 +38,15 @@ from custom_components.elks.const import (
     DOMAIN,
     EVENT_INCOMING_CALL,
     EVENT_KEYPRESS,
+    EVENT_RECORDING_SAVED,
     SUBENTRY_INCOMING_CALL,
 )
 from custom_components.elks.models import WebhookRoute
 from elks_simulator import Callee, Number
+from homeassistant.components import media_source
+from homeassistant.components.media_player.browse_media import (
+    async_process_play_media_url,
+)
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -54,6 +60,12 @@ STRANGER = "+46709999999"
 PHONE_A = "+46700000201"
 PHONE_B = "+46700000202"
 OLD_TARGET = "https://pbx.example.com/calls?token=theirs"
+
+
+@pytest.fixture(autouse=True)
+def own_config_dir(hass: HomeAssistant, tmp_path: Path) -> None:
+    """Recordings go to this test's folder, not the shared test configuration."""
+    hass.config.config_dir = str(tmp_path)
 
 
 @pytest.fixture
@@ -512,3 +524,94 @@ async def test_reconfigure_checks_the_menu(
     await elks.sim.dial_in(from_=FRIEND, to=GATE, presses=[(1.0, "1")])
     await hass.async_block_till_done()
     assert [k.data["label"] for k in keys] == ["Open"]
+
+
+async def test_unanswered_forward_records_to_the_media_browser(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """Nobody answers: the caller is recorded, saved, listed, playable, with its event."""
+    entry = await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_ALLOWED_ACTION: "forward", CONF_FORWARD_TO: [PHONE_A, PHONE_B]},
+    )
+    elks.sim.set_callee(PHONE_A, Callee.no_answer())
+    elks.sim.set_callee(PHONE_B, Callee.busy())
+    saved = async_capture_events(hass, EVENT_RECORDING_SAVED)
+    result = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    await hass.async_block_till_done()
+    assert [a.get("result") for a in result.actions] == ["failed", "success", "success"]
+    assert "record" in result.actions[-1]
+    [recording] = result.recordings
+    assert recording.ok
+    [event] = saved
+    media_id = event.data["media_content_id"]
+    assert media_id.startswith(f"media-source://elks/{entry.entry_id}/")
+    assert media_id.endswith(f"_{result.call.id}.wav")
+    assert event.data["call_id"] == result.call.id
+    assert event.data["from"] == FRIEND
+    browsed = await media_source.async_browse_media(
+        hass, f"media-source://elks/{entry.entry_id}"
+    )
+    assert [child.media_content_id for child in browsed.children] == [media_id]
+    root = await media_source.async_browse_media(hass, "media-source://elks")
+    assert [child.title for child in root.children] == ["Home"]
+    played = await media_source.async_resolve_media(hass, media_id, None)
+    url = async_process_play_media_url(hass, played.url, allow_relative_url=True)
+    response = await hass_http.get(url)
+    assert response.status == 200
+    audio = await response.read()
+    assert audio[:4] == b"RIFF"
+    assert (await hass_http.get(played.url)).status == 401  # not signed
+
+
+@pytest.mark.parametrize(
+    "wav",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "file:///etc/passwd",
+        "{root}.evil.example/sim/audio/x.wav",
+        "{root}/sim/audio/not-a-wav.mp3",
+    ],
+)
+async def test_recordings_only_from_46elks(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    road: Road,
+    wav: str,
+) -> None:
+    """A wav URL elsewhere is never fetched; what is not WAV is not saved."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_UNKNOWN_ACTION: "message", CONF_UNKNOWN_MESSAGE: "Hello"},
+    )
+    saved = async_capture_events(hass, EVENT_RECORDING_SAVED)
+    result = await elks.sim.dial_in(from_=STRANGER, to=GATE)
+    fetched = len(elks.sim.requests)
+    form = {
+        "callid": result.call.id,
+        "created": result.call.created,
+        "duration": "3",
+        "wav": wav.format(root=elks.sim.root_url),
+        "from": STRANGER,
+        "to": GATE,
+    }
+    query = f"on=recording&number={gate.id}"
+    assert await deliver(hass, hass_http, WEBHOOK_ID, form, road, query) == (200, None)
+    await hass.async_block_till_done()
+    assert saved == []
+    assert not (tmp := Path(hass.config.path("elks_recordings"))).exists() or not any(
+        tmp.rglob("*.wav")
+    )
+    if "mp3" not in wav:
+        assert len(elks.sim.requests) == fetched
