@@ -10,6 +10,7 @@ from homeassistant.util.json import JsonObjectType
 
 from .const import signal_call_event
 from .entity import ElksEntity
+from .incoming_entities import IncomingCallEventEntity, async_add_incoming_entities
 from .models import CallEventType
 from .runtime import ElksConfigEntry
 
@@ -25,8 +26,11 @@ async def async_setup_entry(
     entry: ElksConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the Call event entity."""
+    """Add the Call event entity, and each incoming number's."""
     async_add_entities([CallEventEntity(entry)])
+    async_add_incoming_entities(
+        hass, entry, async_add_entities, IncomingCallEventEntity
+    )
 
 
 class CallEventEntity(ElksEntity, EventEntity):

@@ -233,6 +233,19 @@ class IncomingCalls:
         ]
 
     @property
+    def diagnostics(self) -> dict[str, Any]:
+        """Counts only: no numbers, no call ids."""
+        actions: dict[str, int] = {}
+        for call in self._calls.values():
+            actions[call.action] = actions.get(call.action, 0) + 1
+        return {
+            "numbers": len(self._claims()),
+            "calls_remembered": len(self._calls),
+            "calls_by_action": actions,
+            "recordings": sum(call.recorded for call in self._calls.values()),
+        }
+
+    @property
     def calls(self) -> Mapping[str, IncomingCall]:
         """Calls remembered (newest last), for diagnostics and tests."""
         return self._calls
@@ -517,8 +530,8 @@ class IncomingCalls:
 
     def device_id(self, subentry_id: str) -> str | None:
         """Return the registry id of an incoming number's device."""
-        device = dr.async_get(self._hass).async_get_device(
-            identifiers={(DOMAIN, subentry_id)}
+        device = dr.async_get(self._hass).async_get_device_by_identifier(
+            (DOMAIN, subentry_id), self._entry.entry_id
         )
         return device.id if device else None
 

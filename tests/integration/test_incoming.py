@@ -7,7 +7,8 @@ before ``elks`` so that the simulator stops first).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
+from custom_components.elks import logbook
 from custom_components.elks.const import (
     CONF_ALLOW_ANYONE,
     CONF_ALLOWED,
@@ -41,6 +43,7 @@ from custom_components.elks.const import (
     EVENT_RECORDING_SAVED,
     SUBENTRY_INCOMING_CALL,
 )
+from custom_components.elks.diagnostics import async_get_config_entry_diagnostics
 from custom_components.elks.models import WebhookRoute
 from elks_simulator import Callee, Number
 from homeassistant.components import media_source
@@ -48,8 +51,14 @@ from homeassistant.components.media_player.browse_media import (
     async_process_play_media_url,
 )
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.event import (
+    EventStateChangedData,
+    async_track_state_change_event,
+)
+from homeassistant.util import dt as dt_util
 
 from .conftest import CALLER_ID, HTTP_COMPONENTS_WITH_TTS, WEBHOOK_ID, Elks, entry_data
 from .roads import CloudRelay, Road, deliver, relay_fixture
@@ -64,7 +73,7 @@ OLD_TARGET = "https://pbx.example.com/calls?token=theirs"
 
 @pytest.fixture(autouse=True)
 def own_config_dir(hass: HomeAssistant, tmp_path: Path) -> None:
-    """Recordings go to this test's folder, not the shared test configuration."""
+    """Keep recordings in this test's folder, not the shared test configuration."""
     hass.config.config_dir = str(tmp_path)
 
 
@@ -615,3 +624,112 @@ async def test_recordings_only_from_46elks(
     )
     if "mp3" not in wav:
         assert len(elks.sim.requests) == fetched
+
+
+async def test_entities_follow_the_calls(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """The number's own device has the event entity and the last incoming call sensor."""
+    entry = await set_up(
+        hass, elks, gate, **{CONF_ALLOWED_ACTION: "menu", CONF_MENU: "1: Open"}
+    )
+    [subentry_id] = entry.subentries
+    registry = er.async_get(hass)
+    event_id = registry.async_get_entity_id(
+        "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
+    )
+    sensor_id = registry.async_get_entity_id(
+        "sensor", DOMAIN, f"{elks.account.id}_last_incoming_call_{subentry_id}"
+    )
+    assert event_id is not None
+    assert sensor_id is not None
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, subentry_id), entry.entry_id
+    )
+    assert device is not None
+    assert registry.async_get(event_id).device_id == device.id  # type: ignore[union-attr]
+    account = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, elks.account.id), entry.entry_id
+    )
+    assert account is not None
+    assert device.via_device_id == account.id
+    seen: list[str] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        if (state := event.data["new_state"]) is not None:
+            seen.append(state.attributes["event_type"])
+
+    unsubscribe = async_track_state_change_event(hass, event_id, record)
+    rang = async_capture_events(hass, EVENT_INCOMING_CALL)
+    friend = await elks.sim.dial_in(from_=FRIEND, to=GATE, presses=[(1.0, "1")])
+    stranger = await elks.sim.dial_in(from_=STRANGER, to=GATE)
+    await hass.async_block_till_done()
+    unsubscribe()
+    # On the number's device: its page's Activity card shows them.
+    assert {e.data["device_id"] for e in rang} == {device.id}
+    assert seen == [
+        "ringing",
+        "answered",
+        "keypress",
+        "ended",
+        "ringing",
+        "rejected",
+        "ended",
+    ]
+    sensor = hass.states.get(sensor_id)
+    assert sensor is not None
+    assert sensor.attributes["call_id"] == stranger.call.id
+    assert sensor.attributes["from"] == STRANGER
+    assert sensor.attributes["allowed"] is False
+    assert sensor.attributes["action"] == "reject"
+    assert sensor.state == dt_util.parse_datetime(
+        stranger.call.created + "+00:00"
+    ).isoformat(timespec="seconds")  # type: ignore[union-attr]
+    assert friend.call.id != stranger.call.id
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["incoming_calls"] == {
+        "numbers": 1,
+        "calls_remembered": 2,
+        "calls_by_action": {"menu": 1, "reject": 1},
+        "recordings": 0,
+    }
+    text = json.dumps(diagnostics)
+    for secret in (GATE, FRIEND, STRANGER, gate.id, friend.call.id, WEBHOOK_ID):
+        assert secret not in text
+
+
+def test_logbook_describes_incoming_calls() -> None:
+    """Incoming calls, their key presses and recordings read as sentences."""
+    describers: dict[str, Callable[[Event], dict[str, str]]] = {}
+
+    def describe(
+        domain: str, event_type: str, describer: Callable[[Event], dict[str, str]]
+    ) -> None:
+        describers[event_type] = describer
+
+    logbook.async_describe_events(None, describe)  # type: ignore[arg-type]
+    data = {"from": FRIEND, "to": GATE, "allowed": True, "action": "reject"}
+    assert describers[EVENT_INCOMING_CALL](Event(EVENT_INCOMING_CALL, data))[
+        "message"
+    ] == (
+        f"call from {FRIEND} (allowed caller) to {GATE} was rejected without answering"
+    )
+    key = {"from": FRIEND, "to": GATE, "direction": "incoming", "digits": "1"}
+    assert (
+        describers[EVENT_KEYPRESS](Event(EVENT_KEYPRESS, key | {"label": "Open"}))[
+            "message"
+        ]
+        == f"{FRIEND} pressed 1 (Open)"
+    )
+    saved = {"from": STRANGER, "duration": 3}
+    assert (
+        describers[EVENT_RECORDING_SAVED](Event(EVENT_RECORDING_SAVED, saved))[
+            "message"
+        ]
+        == f"{STRANGER} left a message (3 s)"
+    )
