@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 import json
 from pathlib import Path
+import shutil
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -47,6 +48,8 @@ from custom_components.elks.diagnostics import async_get_config_entry_diagnostic
 from custom_components.elks.models import WebhookRoute
 from elks_simulator import Callee, Number
 from homeassistant.components import media_source
+from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
+from homeassistant.components.blueprint.models import Blueprint
 from homeassistant.components.media_player.browse_media import (
     async_process_play_media_url,
 )
@@ -58,7 +61,9 @@ from homeassistant.helpers.event import (
     EventStateChangedData,
     async_track_state_change_event,
 )
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+from homeassistant.util.yaml import load_yaml_dict
 
 from .conftest import CALLER_ID, HTTP_COMPONENTS_WITH_TTS, WEBHOOK_ID, Elks, entry_data
 from .roads import CloudRelay, Road, deliver, relay_fixture
@@ -733,3 +738,85 @@ def test_logbook_describes_incoming_calls() -> None:
         ]
         == f"{STRANGER} left a message (3 s)"
     )
+
+
+BLUEPRINT = (
+    Path(__file__).parents[2]
+    / "blueprints"
+    / "automation"
+    / "elks"
+    / "call_to_open_gate.yaml"
+)
+
+
+def test_blueprint_is_valid() -> None:
+    """The shipped blueprint passes Home Assistant's automation blueprint schema."""
+    blueprint = Blueprint(
+        load_yaml_dict(str(BLUEPRINT)),
+        expected_domain="automation",
+        schema=AUTOMATION_BLUEPRINT_SCHEMA,
+    )
+    assert set(blueprint.inputs) == {
+        "incoming_call",
+        "trigger_on",
+        "menu_key",
+        "open_actions",
+    }
+
+
+@pytest.mark.parametrize(
+    ("trigger_on", "caller", "presses", "opened"),
+    [
+        ("rejected", FRIEND, [], 1),
+        ("rejected", STRANGER, [], 0),
+        ("keypress", FRIEND, [(1.0, "1")], 1),
+        ("keypress", FRIEND, [(1.0, "2")], 0),
+    ],
+)
+async def test_blueprint_opens_the_gate(
+    hass: HomeAssistant,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    trigger_on: str,
+    caller: str,
+    presses: list[tuple[float, str]],
+    opened: int,
+) -> None:
+    """An automation from the blueprint runs for the allowed caller's ring or key only."""
+    action = "reject" if trigger_on == "rejected" else "menu"
+    entry = await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_ALLOWED_ACTION: action, CONF_MENU: "1: Open\n2: Light"},
+    )
+    [subentry_id] = entry.subentries
+    event_id = er.async_get(hass).async_get_entity_id(
+        "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
+    )
+    folder = Path(hass.config.path("blueprints", "automation", "elks"))
+    folder.mkdir(parents=True)
+    shutil.copy(BLUEPRINT, folder / BLUEPRINT.name)
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "use_blueprint": {
+                    "path": "elks/call_to_open_gate.yaml",
+                    "input": {
+                        "incoming_call": event_id,
+                        "trigger_on": trigger_on,
+                        "menu_key": "1",
+                        "open_actions": [{"event": "gate_opened"}],
+                    },
+                }
+            }
+        },
+    )
+    await hass.async_block_till_done()
+    opens = async_capture_events(hass, "gate_opened")
+    await elks.sim.dial_in(from_=caller, to=GATE, presses=presses)
+    await hass.async_block_till_done()
+    assert len(opens) == opened
