@@ -650,8 +650,9 @@ async def test_entities_follow_the_calls(
     sensor_id = registry.async_get_entity_id(
         "sensor", DOMAIN, f"{elks.account.id}_last_incoming_call_{subentry_id}"
     )
-    assert event_id is not None
-    assert sensor_id is not None
+    # As the README names them.
+    assert event_id == "event.46766860009_incoming_call"
+    assert sensor_id == "sensor.46766860009_last_incoming_call"
     device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, subentry_id), entry.entry_id
     )
