@@ -13,7 +13,8 @@ from pathlib import Path
 import shutil
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -584,12 +585,32 @@ async def test_unanswered_forward_records_to_the_media_browser(
     assert (await hass_http.get(played.url)).status == 401  # not signed
 
 
+@pytest.fixture
+async def trap(socket_enabled: None) -> AsyncGenerator[tuple[str, list[str]]]:
+    """Return an internal server with a valid WAV file, and the paths asked of it."""
+    hits: list[str] = []
+
+    async def serve(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=WAV, content_type="audio/wav")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", serve)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/"), hits
+    await server.close()
+
+
+WAV = b"RIFF" + (36).to_bytes(4, "little") + b"WAVEfmt " + bytes(28)
+
+
 @pytest.mark.parametrize(
     "wav",
     [
+        "{trap}/recording.wav",
         "http://169.254.169.254/latest/meta-data",
         "file:///etc/passwd",
-        "{root}.evil.example/sim/audio/x.wav",
         "{root}/sim/audio/not-a-wav.mp3",
     ],
 )
@@ -600,9 +621,10 @@ async def test_recordings_only_from_46elks(
     gate: Number,
     hass_http: TestClient,
     road: Road,
+    trap: tuple[str, list[str]],
     wav: str,
 ) -> None:
-    """A wav URL elsewhere is never fetched; what is not WAV is not saved."""
+    """A wav URL off 46elks' API host is never fetched; what is not WAV is not saved."""
     await set_up(
         hass,
         elks,
@@ -611,12 +633,12 @@ async def test_recordings_only_from_46elks(
     )
     saved = async_capture_events(hass, EVENT_RECORDING_SAVED)
     result = await elks.sim.dial_in(from_=STRANGER, to=GATE)
-    fetched = len(elks.sim.requests)
+    trap_url, hits = trap
     form = {
         "callid": result.call.id,
         "created": result.call.created,
         "duration": "3",
-        "wav": wav.format(root=elks.sim.root_url),
+        "wav": wav.format(root=elks.sim.root_url, trap=trap_url),
         "from": STRANGER,
         "to": GATE,
     }
@@ -624,11 +646,9 @@ async def test_recordings_only_from_46elks(
     assert await deliver(hass, hass_http, WEBHOOK_ID, form, road, query) == (200, None)
     await hass.async_block_till_done()
     assert saved == []
-    assert not (tmp := Path(hass.config.path("elks_recordings"))).exists() or not any(
-        tmp.rglob("*.wav")
-    )
-    if "mp3" not in wav:
-        assert len(elks.sim.requests) == fetched
+    assert hits == []
+    folder = Path(hass.config.path("elks_recordings"))
+    assert not folder.exists() or not any(folder.rglob("*.wav"))
 
 
 async def test_entities_follow_the_calls(
@@ -821,3 +841,35 @@ async def test_blueprint_opens_the_gate(
     await elks.sim.dial_in(from_=caller, to=GATE, presses=presses)
     await hass.async_block_till_done()
     assert len(opens) == opened
+
+
+async def test_call_ends_once_when_46elks_repeats_the_hangup(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """A whenhangup delivered twice ends the incoming call once."""
+    entry = await set_up(hass, elks, gate)
+    [subentry_id] = entry.subentries
+    event_id = er.async_get(hass).async_get_entity_id(
+        "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
+    )
+    assert event_id is not None
+    ended: list[str] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is not None and state.attributes["event_type"] == "ended":
+            ended.append(state.attributes["call_id"])
+
+    unsubscribe = async_track_state_change_event(hass, event_id, record)
+    elks.sim.faults.duplicate_webhooks = True
+    result = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    await hass.async_block_till_done()
+    unsubscribe()
+    kinds = [d.kind for d in elks.sim.deliveries if d.call_id == result.call.id]
+    assert kinds == ["voice_start", "whenhangup", "whenhangup"]
+    assert ended == [result.call.id]
