@@ -67,7 +67,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.yaml import load_yaml_dict
 
 from .conftest import CALLER_ID, HTTP_COMPONENTS_WITH_TTS, WEBHOOK_ID, Elks, entry_data
-from .roads import CloudRelay, Road, deliver, relay_fixture
+from .roads import CloudRelay, Restarter, Road, deliver, relay_fixture
 
 GATE = "+46766860009"
 FRIEND = "+46701111111"
@@ -873,3 +873,48 @@ async def test_call_ends_once_when_46elks_repeats_the_hangup(
     kinds = [d.kind for d in elks.sim.deliveries if d.call_id == result.call.id]
     assert kinds == ["voice_start", "whenhangup", "whenhangup"]
     assert ended == [result.call.id]
+
+
+async def test_menu_under_way_at_a_restart_hangs_up(
+    hass: HomeAssistant,
+    restarter: Restarter,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """After a real restart, the next step of a PIN menu hangs up: no PIN is skipped."""
+    entry = await set_up(
+        hass,
+        elks,
+        gate,
+        **{CONF_ALLOWED_ACTION: "menu", CONF_PIN: "4711", CONF_MENU: "1: Open"},
+    )
+    form = {
+        "direction": "incoming",
+        "callid": "c0123456789abcdef",
+        "from": FRIEND,
+        "to": GATE,
+        "created": "2026-11-27T10:00:00.000000",
+    }
+    status, text = await deliver(
+        hass,
+        hass_http,
+        WEBHOOK_ID,
+        form,
+        Road.HTTP,
+        f"on=incoming_call&number={gate.id}",
+    )
+    assert status == 200
+    answer = json.loads(text or "{}")
+    assert answer["digits"] == 4  # the PIN is asked first
+    query = answer["next"].partition("?")[2]
+    assert query.endswith("&step=1")
+    hass, client, entry = await restarter.restart(hass, hass_http, entry)
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    pressed = {"callid": form["callid"], "result": "4711", "from": FRIEND, "to": GATE}
+    assert await deliver(hass, client, WEBHOOK_ID, pressed, Road.HTTP, query) == (
+        200,
+        '{"hangup": "reject"}',
+    )
+    await hass.async_block_till_done()
+    assert keys == []
