@@ -245,11 +245,6 @@ class IncomingCalls:
             "recordings": sum(call.recorded for call in self._calls.values()),
         }
 
-    @property
-    def calls(self) -> Mapping[str, IncomingCall]:
-        """Calls remembered (newest last), for diagnostics and tests."""
-        return self._calls
-
     def _subentry_for(
         self, number_id: str | None
     ) -> tuple[str, IncomingSettings] | None:

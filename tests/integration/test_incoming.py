@@ -8,6 +8,7 @@ before ``elks`` so that the simulator stops first).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
+from datetime import timedelta
 import json
 from pathlib import Path
 import shutil
@@ -21,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
-from custom_components.elks import logbook
+from custom_components.elks import logbook, recordings
 from custom_components.elks.const import (
     CONF_ALLOW_ANYONE,
     CONF_ALLOWED,
@@ -46,14 +47,21 @@ from custom_components.elks.const import (
     SUBENTRY_INCOMING_CALL,
 )
 from custom_components.elks.diagnostics import async_get_config_entry_diagnostics
+from custom_components.elks.incoming_settings import (
+    SettingsError,
+    check_settings,
+    parse_menu,
+)
 from custom_components.elks.models import WebhookRoute
 from elks_simulator import Callee, Number
 from homeassistant.components import media_source
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
 from homeassistant.components.blueprint.models import Blueprint
+from homeassistant.components.http.auth import async_sign_path
 from homeassistant.components.media_player.browse_media import (
     async_process_play_media_url,
 )
+from homeassistant.components.media_player.errors import BrowseError
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
@@ -918,3 +926,207 @@ async def test_menu_under_way_at_a_restart_hangs_up(
     )
     await hass.async_block_till_done()
     assert keys == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "key"),
+    [
+        ({CONF_ALLOWED: []}, CONF_ALLOWED, "nobody_allowed"),
+        (
+            {CONF_ALLOWED: [f"+4670000{i:04d}" for i in range(101)]},
+            CONF_ALLOWED,
+            "too_many_numbers",
+        ),
+        (
+            {
+                CONF_FORWARD_TO: ["+46700000001"] * 2
+                + [f"+4670000{i:04d}" for i in range(6)]
+            },
+            CONF_FORWARD_TO,
+            "too_many_numbers",
+        ),
+        ({CONF_ALLOWED_ACTION: "menu", CONF_MENU: ""}, CONF_MENU, "empty_menu"),
+        (
+            {CONF_ALLOWED_ACTION: "menu", CONF_MENU: "1: +46 (0)70"},
+            CONF_MENU,
+            "invalid_number",
+        ),
+        ({CONF_PIN: "12a4"}, CONF_PIN, "invalid_pin"),
+        ({CONF_UNKNOWN_ACTION: "forward"}, CONF_FORWARD_TO, "forward_needs_number"),
+        ({CONF_GREETING: "x" * 501}, CONF_GREETING, "message_too_long"),
+    ],
+)
+def test_settings_errors_name_the_field(
+    changes: dict[str, Any], field: str, key: str
+) -> None:
+    """Each refused setting names its form field and a translated reason."""
+    with pytest.raises(SettingsError) as err:
+        check_settings(settings(**changes))
+    assert (err.value.field, err.value.key) == (field, key)
+    english = json.loads(
+        (
+            Path(__file__).parents[2] / "custom_components/elks/translations/en.json"
+        ).read_text()
+    )
+    assert key in english["config_subentries"]["incoming_call"]["error"]
+
+
+def test_menu_lines() -> None:
+    """Labels fire events, numbers connect; blank lines are skipped."""
+    menu = parse_menu("1: Open the gate\n\n# = +46 70 123 45 67\n")
+    assert menu["1"].label == "Open the gate"
+    assert menu["1"].connect is None
+    assert menu["#"].connect == "+46701234567"
+
+
+async def test_forward_falls_back_to_a_message(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    speech_engine: str,
+) -> None:
+    """Nobody answers and no recording is wanted: the caller hears the message."""
+    await set_up(
+        hass,
+        elks,
+        gate,
+        **{
+            CONF_ALLOWED_ACTION: "forward",
+            CONF_FORWARD_TO: [PHONE_A],
+            CONF_NO_ANSWER: "message",
+            CONF_NO_ANSWER_MESSAGE: "Nobody is home.",
+        },
+    )
+    elks.sim.set_callee(PHONE_A, Callee.no_answer())
+    result = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    assert [a.get("result") for a in result.actions] == ["failed", "success"]
+    assert "/api/tts_proxy/" in result.actions[1]["play"]
+    assert result.recordings == []
+
+
+async def test_resent_voice_start_of_a_menu_repeats_its_step(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    road: Road,
+) -> None:
+    """A menu's voice_start re-sent gets the step it got, and fires nothing again."""
+    await set_up(
+        hass, elks, gate, **{CONF_ALLOWED_ACTION: "menu", CONF_MENU: "1: Open"}
+    )
+    events = async_capture_events(hass, EVENT_INCOMING_CALL)
+    form = {
+        "direction": "incoming",
+        "callid": "c0123456789abcdef",
+        "from": FRIEND,
+        "to": GATE,
+        "created": "2026-11-27T10:00:00.000000",
+    }
+    query = f"on=incoming_call&number={gate.id}"
+    first = await deliver(hass, hass_http, WEBHOOK_ID, form, road, query)
+    again = await deliver(hass, hass_http, WEBHOOK_ID, form, Road.HTTP, query)
+    assert first == again
+    assert len(events) == 1
+
+
+async def test_recording_refetched_after_a_failed_download(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    road: Road,
+) -> None:
+    """Unknown calls and bad forms are ignored; a failed fetch can be re-sent."""
+    entry = await set_up(hass, elks, gate)
+    saved = async_capture_events(hass, EVENT_RECORDING_SAVED)
+    result = await elks.sim.dial_in(from_=FRIEND, to=GATE)
+    query = f"on=recording&number={gate.id}"
+    good = {
+        "callid": result.call.id,
+        "created": result.call.created,
+        "duration": "7",
+        "wav": elks.sim.audio_url("r.wav"),
+    }
+    for form in (
+        good | {"callid": "cunknown"},
+        good | {"created": "soon"},
+        good | {"wav": f"{elks.base_url}/recordings/missing.wav"},
+    ):
+        assert await deliver(hass, hass_http, WEBHOOK_ID, form, road, query) == (
+            200,
+            None,
+        )
+    assert saved == []
+    assert await deliver(hass, hass_http, WEBHOOK_ID, good, road, query) == (200, None)
+    assert await deliver(hass, hass_http, WEBHOOK_ID, good, road, query) == (200, None)
+    await hass.async_block_till_done()
+    [event] = saved
+    assert event.data["duration"] == 7
+    with pytest.raises(media_source.Unresolvable):
+        await media_source.async_resolve_media(
+            hass, f"media-source://elks/{entry.entry_id}/../x.wav", None
+        )
+    with pytest.raises(media_source.Unresolvable):
+        await media_source.async_resolve_media(
+            hass,
+            f"media-source://elks/{entry.entry_id}/20260101T000000_cnone.wav",
+            None,
+        )
+    with pytest.raises(BrowseError):
+        await media_source.async_browse_media(hass, "media-source://elks/nope")
+
+
+async def test_flow_aborts_without_numbers(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """46elks unreachable, or no free voice number: the flow says so."""
+    elks.sim.faults.fail_next(500, path="/a1/numbers")
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
+    )
+    assert (result["type"], result["reason"]) == (
+        FlowResultType.ABORT,
+        "cannot_connect",
+    )
+    for number in elks.sim.numbers.values():
+        number.active = False
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
+    )
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "no_numbers")
+
+
+async def test_recordings_kept_and_served(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    hass_http: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The newest recordings are kept; the view serves only files it has."""
+    entry_id = loaded_entry.entry_id
+    empty = await media_source.async_browse_media(
+        hass, f"media-source://elks/{entry_id}"
+    )
+    assert empty.children == []
+    monkeypatch.setattr(recordings, "RECORDINGS_KEPT", 2)
+    ids = [
+        await recordings.async_save_recording(
+            hass, entry_id, f"c{i}", f"2026-11-27T10:00:0{i}.000000", WAV
+        )
+        for i in range(3)
+    ]
+    browsed = await media_source.async_browse_media(
+        hass, f"media-source://elks/{entry_id}"
+    )
+    assert [c.media_content_id for c in browsed.children] == [ids[2], ids[1]]
+    for name in ("20260101T000000_cnone.wav", "..%2Fsecret.wav"):
+        path = async_sign_path(
+            hass, f"{recordings.RECORDING_PATH}/{entry_id}/{name}", timedelta(minutes=1)
+        )
+        assert (await hass_http.get(path)).status == 404
