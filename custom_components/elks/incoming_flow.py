@@ -91,6 +91,8 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         """Start without a number."""
         self._number: PhoneNumber | None = None
+        # The number's voice_start before us, as shown to the user.
+        self._previous: str | None = None
         self._numbers: dict[str, PhoneNumber] = {}
 
     def _account(self) -> ElksConfigEntry:
@@ -107,10 +109,13 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
                 numbers = await entry.runtime_data.client.list_numbers()
             except ElksError:
                 return self.async_abort(reason="cannot_connect")
+            # Numbers whose calls a subentry of any kind already takes
+            # (incoming calls, Assist by phone): one voice_start each.
             taken = {
-                sub.unique_id
+                sub.data.get(CONF_NUMBER_ID)
                 for sub in entry.subentries.values()
                 if sub.subentry_type == SUBENTRY_INCOMING_CALL
+                or CONF_PREVIOUS_VOICE_START in sub.data
             }
             self._numbers = {
                 n.id: n for n in numbers if n.can_call_from and n.id not in taken
@@ -120,9 +125,14 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             self._number = self._numbers[user_input[CONF_NUMBER_ID]]
             current = self._number.voice_start
-            if current and not points_at_us(
+            if points_at_us(
                 current, entry.data[CONF_WEBHOOK_ID], entry.data.get(CONF_CLOUDHOOK_URL)
             ):
+                # Left over from an earlier setup: nothing of anyone's to keep.
+                self._previous = None
+                return await self.async_step_settings()
+            self._previous = current
+            if current:
                 return await self.async_step_take_over()
             return await self.async_step_settings()
         options = [
@@ -176,7 +186,7 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
                     data={
                         CONF_NUMBER_ID: number.id,
                         CONF_RECIPIENT_NUMBER: number.number,
-                        CONF_PREVIOUS_VOICE_START: number.voice_start,
+                        CONF_PREVIOUS_VOICE_START: self._previous,
                         **options,
                     },
                     unique_id=number.id,

@@ -1130,3 +1130,55 @@ async def test_recordings_kept_and_served(
             hass, f"{recordings.RECORDING_PATH}/{entry_id}/{name}", timedelta(minutes=1)
         )
         assert (await hass_http.get(path)).status == 404
+
+
+async def test_flow_skips_numbers_taken_and_forgets_our_own_url(
+    hass: HomeAssistant, elks: Elks, gate: Number, hass_http: TestClient
+) -> None:
+    """A number another kind of subentry answers is not offered; a leftover URL of ours is not kept."""
+    [caller_id] = [n for n in elks.sim.numbers.values() if n.number == CALLER_ID]
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id=elks.account.id,
+        data=entry_data(elks.base_url),
+        options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: 60},
+        subentries_data=[
+            ConfigSubentryData(
+                data={
+                    CONF_NUMBER_ID: caller_id.id,
+                    CONF_RECIPIENT_NUMBER: CALLER_ID,
+                    CONF_PREVIOUS_VOICE_START: None,
+                },
+                subentry_type="assist_phone",
+                title=CALLER_ID,
+                unique_id=caller_id.id,
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    gate.voice_start = entry.runtime_data.webhook.url_for(
+        WebhookRoute.INCOMING_CALL, number=gate.id
+    )
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
+    )
+    offered = result["data_schema"].schema[CONF_NUMBER_ID].config["options"]
+    assert [o["label"] for o in offered] == [GATE]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_NUMBER_ID: gate.id}
+    )
+    assert result["step_id"] == "settings"
+    form = {key: value for key, value in settings().items() if value is not None}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], form
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    [subentry] = [
+        s
+        for s in entry.subentries.values()
+        if s.subentry_type == SUBENTRY_INCOMING_CALL
+    ]
+    assert subentry.data[CONF_PREVIOUS_VOICE_START] is None
