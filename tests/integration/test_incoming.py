@@ -1182,3 +1182,36 @@ async def test_flow_skips_numbers_taken_and_forgets_our_own_url(
         if s.subentry_type == SUBENTRY_INCOMING_CALL
     ]
     assert subentry.data[CONF_PREVIOUS_VOICE_START] is None
+
+
+async def test_refusals_log_the_rule_not_the_value(
+    hass: HomeAssistant,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An invalid request is logged by field and rule; the value sent never appears."""
+    await set_up(hass, elks, gate)
+    forged = "+4670\\nFORGED LOG LINE"
+    form = {
+        "direction": "incoming",
+        "callid": "c0123456789abcdef",
+        "from": forged,
+        "to": GATE,
+        "created": "2026-11-27T10:00:00.000000",
+    }
+    query = f"on=incoming_call&number={gate.id}"
+    await deliver(hass, hass_http, WEBHOOK_ID, form, Road.HTTP, query)
+    recording = {"callid": "c1", "created": "x", "wav": forged}
+    await deliver(
+        hass,
+        hass_http,
+        WEBHOOK_ID,
+        recording,
+        Road.HTTP,
+        f"on=recording&number={gate.id}",
+    )
+    assert "Refused an invalid incoming-call request" in caplog.text
+    assert "from" in caplog.text
+    assert "FORGED" not in caplog.text
