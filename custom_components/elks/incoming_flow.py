@@ -106,20 +106,9 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
         entry = self._account()
         if not self._numbers:
             try:
-                numbers = await entry.runtime_data.client.list_numbers()
+                self._numbers = await self._async_free_numbers(entry)
             except ElksError:
                 return self.async_abort(reason="cannot_connect")
-            # Numbers whose calls a subentry of any kind already takes
-            # (incoming calls, Assist by phone): one voice_start each.
-            taken = {
-                sub.data.get(CONF_NUMBER_ID)
-                for sub in entry.subentries.values()
-                if sub.subentry_type == SUBENTRY_INCOMING_CALL
-                or CONF_PREVIOUS_VOICE_START in sub.data
-            }
-            self._numbers = {
-                n.id: n for n in numbers if n.can_call_from and n.id not in taken
-            }
         if not self._numbers:
             return self.async_abort(reason="no_numbers")
         if user_input is not None:
@@ -151,6 +140,20 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
                 }
             ),
         )
+
+    @staticmethod
+    async def _async_free_numbers(entry: ElksConfigEntry) -> dict[str, PhoneNumber]:
+        """Return the account's active voice numbers no subentry answers yet."""
+        numbers = await entry.runtime_data.client.list_numbers()
+        # Numbers whose calls a subentry of any kind already takes
+        # (incoming calls, Assist by phone): one voice_start each.
+        taken = {
+            sub.data.get(CONF_NUMBER_ID)
+            for sub in entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_INCOMING_CALL
+            or CONF_PREVIOUS_VOICE_START in sub.data
+        }
+        return {n.id: n for n in numbers if n.can_call_from and n.id not in taken}
 
     async def async_step_take_over(
         self, user_input: dict[str, Any] | None = None
