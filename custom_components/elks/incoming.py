@@ -33,6 +33,7 @@ from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.util.json import JsonObjectType
 
 from .api import (
+    Call,
     ElksClient,
     ElksError,
     ElksResponseError,
@@ -76,7 +77,7 @@ from .recordings import (
     async_setup_recordings,
     is_wav,
 )
-from .webhook import ElksWebhook, parse_hangup
+from .webhook import HANGUP_SCHEMA as CALL_HANGUP_SCHEMA, ElksWebhook
 
 # Query parameter naming the 46elks number a request is for.
 NUMBER_PARAM = "number"
@@ -115,6 +116,10 @@ NEXT_SCHEMA = probatio.Schema(
         probatio.Optional("to"): _PHONE_NUMBER,
     },
     extra=probatio.REMOVE_EXTRA,
+)
+# An incoming call's hangup: as ours, but its caller may be a hidden number.
+HANGUP_SCHEMA = CALL_HANGUP_SCHEMA.extend(
+    {probatio.Required("from"): _CALLER, probatio.Required("direction"): "incoming"}
 )
 RECORDING_SCHEMA = probatio.Schema(
     {
@@ -449,7 +454,7 @@ class IncomingCalls:
         self, subentry_id: str, settings: IncomingSettings, form: dict[str, str]
     ) -> web.Response:
         """Report an incoming call's end once."""
-        ended = parse_hangup(form)
+        ended = Call.from_json(HANGUP_SCHEMA(form))
         if ended.to != settings.number:
             raise probatio.Invalid("not this number's call")
         call = self._calls.get(ended.id)

@@ -1215,3 +1215,29 @@ async def test_refusals_log_the_rule_not_the_value(
     assert "Refused an invalid incoming-call request" in caplog.text
     assert "from" in caplog.text
     assert "FORGED" not in caplog.text
+
+
+async def test_hidden_caller_is_unknown_and_still_ends(
+    hass: HomeAssistant,
+    road_relay: CloudRelay | None,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """A caller without a number is never on the allow-list; the call still ends."""
+    await set_up(hass, elks, gate, **{CONF_ALLOWED_ACTION: "busy"})
+    rang = async_capture_events(hass, EVENT_INCOMING_CALL)
+    result = await elks.sim.dial_in(from_="anonymous", to=GATE)
+    await hass.async_block_till_done()
+    assert result.actions == [{"hangup": "reject"}]
+    [event] = rang
+    assert (event.data["from"], event.data["allowed"]) == ("anonymous", False)
+    [subentry_id] = hass.config_entries.async_entries(DOMAIN)[0].subentries
+    state = hass.states.get(
+        er.async_get(hass).async_get_entity_id(
+            "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
+        )
+        or ""
+    )
+    assert state is not None
+    assert state.attributes["event_type"] == "ended"
