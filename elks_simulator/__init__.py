@@ -1,6 +1,7 @@
 """A local, protocol-faithful simulator of the 46elks voice API."""
 
 from .faults import Faults, HangupFirst, HeldWebhook, RequestFault
+from .incoming import IncomingResult
 from .models import Account, Callee, Number, RecordedRequest, SimCall, WebhookDelivery
 from .simulator import (
     DEMO_INACTIVE_NUMBER,
@@ -30,6 +31,7 @@ __all__ = [
     "Faults",
     "HangupFirst",
     "HeldWebhook",
+    "IncomingResult",
     "Number",
     "ReceivedSms",
     "RecordedRequest",

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 import json
 import logging
 import math
@@ -22,6 +23,13 @@ import aiohttp
 from aiohttp import web
 
 from .faults import Faults, HeldWebhook
+from .incoming import (
+    IncomingResult,
+    end_incoming_call,
+    http_dial_in,
+    incoming_result,
+    new_incoming_call,
+)
 from .models import (
     DEFAULT_CALLEE,
     Account,
@@ -289,6 +297,7 @@ class Simulator:
                 False,
             ),
             ("GET", re.compile(r"/sim/callees"), self._sim_get_callees, False),
+            ("POST", re.compile(r"/sim/dial_in"), partial(http_dial_in, self), False),
         ]
         self.sms = SmsService(self)
         self._routes.append(("POST", re.compile(r"/a1/sms"), self.sms.post_sms, True))
@@ -538,6 +547,42 @@ class Simulator:
             now = self._last_created + timedelta(microseconds=1)
         self._last_created = now
         return now
+
+    async def dial_in(
+        self,
+        *,
+        from_: str,
+        to: str,
+        presses: list[tuple[float, str]] | tuple[tuple[float, str], ...] = (),
+        hang_up_after: float | None = None,
+    ) -> IncomingResult:
+        """Let a caller dial ``to``, a number of an account, run as 46elks does.
+
+        ``presses`` are (delay, keys) as for callees; the caller hangs up
+        ``hang_up_after`` simulated seconds in (None: at the flow's end).
+        See ``incoming.py``. Raises KeyError for a number that takes no calls.
+        """
+        created = self._new_created()
+        call = new_incoming_call(
+            self,
+            from_=from_,
+            to=to,
+            presses=list(presses),
+            created=format_timestamp(created),
+        )
+        run = _Run(call=call, created_at=created, presses=list(presses))
+        run.deadline = hang_up_after
+        try:
+            await self._run_flow(run)
+        except _CalleeHungUp:
+            _LOGGER.debug("Caller of %s hung up", call.id)
+        answered = end_incoming_call(self, call, run.clock)
+        try:
+            if not await self._send_whenhangup(call):
+                call.finished.set()
+        finally:
+            call.ended = True
+        return incoming_result(self, call, answered)
 
     # ------------------------------------------------------------ HTTP layer
 
@@ -1103,6 +1148,18 @@ class Simulator:
             form["why"] = why
         return form
 
+    def _voice_start_form(self, call: SimCall) -> dict[str, str]:
+        if call.direction == "incoming":
+            # A number's voice_start: no result, the call's creation time.
+            return {
+                "direction": "incoming",
+                "callid": call.id,
+                "from": call.from_,
+                "to": call.to,
+                "created": call.created,
+            }
+        return self._event_form(call, "newoutgoing")
+
     async def _fetch_action(
         self, run: _Run, url: str, form: dict[str, str], kind: DeliveryKind
     ) -> dict[str, Any] | None:
@@ -1124,10 +1181,7 @@ class Simulator:
         action: Any
         if is_http_url(call.voice_start):
             action = await self._fetch_action(
-                run,
-                call.voice_start,
-                self._event_form(call, "newoutgoing"),
-                "voice_start",
+                run, call.voice_start, self._voice_start_form(call), "voice_start"
             )
         else:
             action = json.loads(call.voice_start)

@@ -794,7 +794,8 @@ async def run_demo(args: argparse.Namespace) -> int:
                         stack, api, ws, entry["entry_id"], args.time_scale
                     )
                 else:
-                    ok = await _place_call(args, stack, api, ws, entry["entry_id"])
+                    run = _incoming_call if args.incoming else _place_call
+                    ok = await run(args, stack, api, ws, entry["entry_id"])
             finally:
                 await ws.close()
             packages = installed_at_start(hass.log_file)
@@ -922,6 +923,79 @@ async def _place_call(
     return True
 
 
+INCOMING_CALLER = "+46700000111"
+
+
+async def _add_incoming(api: HassClient, entry_id: str, number_id: str) -> None:
+    """Add the "Incoming calls" subentry through its flow: ring to trigger."""
+    what = "incoming calls subentry flow"
+    step = await api.post(
+        "/api/config/config_entries/subentries/flow",
+        {"handler": [entry_id, "incoming_call"]},
+        what,
+    )
+    flow = f"/api/config/config_entries/subentries/flow/{step['flow_id']}"
+    step = await api.post(flow, {"number_id": number_id}, what)
+    if step.get("step_id") != "settings":
+        raise DemoError(f"{what}: expected the settings step, got {step}")
+    step = await api.post(
+        flow,
+        {
+            "allow_anyone": False,
+            "allowed": [INCOMING_CALLER],
+            "allowed_action": "reject",
+            "unknown_action": "reject",
+            "no_answer": "record",
+        },
+        what,
+    )
+    if step.get("type") != "create_entry":
+        raise DemoError(f"{what}: settings step: {step}")
+
+
+async def _incoming_call(
+    args: argparse.Namespace,
+    stack: Stack,
+    api: HassClient,
+    ws: HassWebSocket,
+    entry_id: str,
+) -> bool:
+    """Ring to trigger: a caller on the allow-list dials in, is rejected, the event fires."""
+    number = stack.seed.voice_number
+    await _add_incoming(api, entry_id, number.id)
+    async with asyncio.timeout(30):
+        while not number.voice_start:
+            await asyncio.sleep(0.1)
+    print(f"  {number.number} now sends its calls to Home Assistant (incoming calls)")
+    await ws.command({"type": "subscribe_events", "event_type": "elks_incoming_call"})
+    print(f"{INCOMING_CALLER} dials {number.number} (POST /sim/dial_in):")
+    sent = time.perf_counter()
+    root = stack.sim_base_url.removesuffix("/a1")
+    async with api.session.post(
+        f"{root}/sim/dial_in", json={"from": INCOMING_CALLER, "to": number.number}
+    ) as response:
+        result = await _json(response, "dial in")
+    dialled = time.perf_counter()
+    call_id = result["call"]["id"]
+    received, event = await _next_event(
+        ws,
+        lambda e: (
+            e["event_type"] == "elks_incoming_call"
+            and e["data"].get("call_id") == call_id
+        ),
+        args.call_timeout,
+    )
+    print(f"  answered: {result['answered']}; actions: {json.dumps(result['actions'])}")
+    print(f"  elks_incoming_call: {json.dumps(event['data'], sort_keys=True)}")
+    print("Timings (simulator in this process, one clock):")
+    print(f"  dial in -> elks_incoming_call (websocket)  {_ms(received - sent):>9}")
+    print(f"  dial in -> call over (whenhangup sent)     {_ms(dialled - sent):>9}")
+    if result["answered"] or event["data"].get("action") != "reject":
+        raise DemoError("the allowed caller was not rejected without answering")
+    print(f"Call {call_id} rang, was rejected without answering, and fired the event.")
+    return True
+
+
 def _fresh(steps: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     if steps is None:
         raise DemoError("a fresh Home Assistant says it is onboarded already")
@@ -1024,6 +1098,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--time-scale", type=float, default=0.05)
     demo.add_argument("--to", default=DEFAULT_CALLEE, help="number to call")
     demo.add_argument("--play", default=DEFAULT_PLAY, help="audio to play")
+    demo.add_argument(
+        "--incoming",
+        action="store_true",
+        help="a caller dials the demo number instead (incoming calls, ring to trigger)",
+    )
     demo.add_argument("--start-timeout", type=float, default=HASS_START_TIMEOUT)
     demo.add_argument("--call-timeout", type=float, default=60.0)
     demo.add_argument(

@@ -33,6 +33,7 @@ from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .entity import async_register_account_device
 from .escalation import async_remove_stored_escalations
+from .incoming import IncomingCalls
 from .numbers import NumberBindings
 from .reconcile import CallReconciler
 from .repairs import async_number_not_updated
@@ -95,8 +96,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         numbers,
         subentries_snapshot(entry.subentries),
         sms,
+        incoming=IncomingCalls(hass, entry, elks_webhook.url_for, client),
     )
     await asyncio.gather(elks_webhook.async_setup(), sms.async_setup())
+    entry.runtime_data.incoming.async_setup(elks_webhook, numbers)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # After the platforms, so that the Call event entity hears of them too.

@@ -662,6 +662,39 @@ class ElksClient:
             params = {"start": str(cursor)}
         return items
 
+    def is_own_url(self, url: str) -> bool:
+        """Whether ``url`` is on the API's own host (scheme, host and port)."""
+        try:
+            parsed = URL(url)
+        except ValueError:
+            return False
+        return parsed.absolute and parsed.origin() == self._base_url.origin()
+
+    async def download(self, url: str, max_bytes: int) -> bytes:
+        """GET a file 46elks made (a recording) from the API's own host.
+
+        Any other host is refused, redirects are not followed (a request
+        for our credentials must not be sent on elsewhere), and a body over
+        ``max_bytes`` is cut off with an error.
+        """
+        if not self.is_own_url(url):
+            raise ElksResponseError("not a URL on 46elks' API host")
+        try:
+            async with self._session.get(
+                URL(url, encoded=True),
+                headers=self._headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                if response.status != 200:
+                    raise ElksRequestError(response.status, f"HTTP {response.status}")
+                body = await response.content.read(max_bytes + 1)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise ElksConnectionError(type(err).__name__) from None
+        if len(body) > max_bytes:
+            raise ElksResponseError(f"larger than {max_bytes} bytes")
+        return body
+
     async def _request(
         self,
         method: str,

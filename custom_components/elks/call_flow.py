@@ -8,9 +8,11 @@ data, stored with the call so that a restart mid-call loses nothing.
 Every ``next`` URL we hand out carries the number of the step it answers
 (``?step=N``). 46elks re-sends a request whose answer it did not get: the
 re-sent request carries the same number, gets the same answer and fires
-nothing again. Only the first ``voice_start`` (``result=newoutgoing``, step 0)
-starts a flow; a request for an older step changes nothing, so the PIN's
-tries cannot be reset and a finished flow stays finished.
+nothing again. Only the first ``voice_start`` (step 0: ``result=newoutgoing``
+for our calls, the number's ``voice_start`` for incoming ones) starts a flow;
+a request for an older step changes nothing, so the PIN's tries cannot be
+reset and a finished flow stays finished. Both directions run this one
+engine: only who asks (the tracker or ``incoming.py``) differs.
 """
 
 from __future__ import annotations
@@ -131,9 +133,9 @@ def _hangup(state: FlowState) -> FlowStep:
     return FlowStep(hangup_action("reject"))
 
 
-def _requested_step(result: str, step: str | None, state: FlowState) -> int | None:
+def _requested_step(first: bool, step: str | None, state: FlowState) -> int | None:
     """Return the step a request answers; None when it names none we gave out."""
-    if result == "newoutgoing":
+    if first:
         return 0  # the voice_start URL carries no step
     if step is None:
         return state.step if state.unnumbered else None
@@ -151,13 +153,18 @@ def next_step(
     hook_url: str,
     caller_id: str,
     step: str | None = None,
+    first: bool | None = None,
 ) -> FlowStep:
     """Advance an interactive call by what 46elks reports, and say what to do next.
 
     ``step`` is the step number of the URL the request came to (None for
-    the ``voice_start`` URL).
+    the ``voice_start`` URL). ``first``: the request is the call's
+    ``voice_start``; by default, when 46elks says ``result=newoutgoing``
+    (an incoming call's ``voice_start`` carries no result).
     """
-    requested = _requested_step(result, step, state)
+    if first is None:
+        first = result == "newoutgoing"
+    requested = _requested_step(first, step, state)
     if requested is None or requested < state.step:
         if requested == state.step - 1 and state.last_action is not None:
             # Re-sent by 46elks: the same answer, and nothing fires again.

@@ -62,9 +62,11 @@ from .const import (
     MAX_RING_TIMEOUT,
     MIN_RING_TIMEOUT,
     SUBENTRY_ASSIST,
+    SUBENTRY_INCOMING_CALL,
     SUBENTRY_INCOMING_SMS,
     SUBENTRY_RECIPIENT,
 )
+from .incoming_flow import IncomingCallSubentryFlow
 from .models import ReachBy
 from .runtime import ElksConfigEntry
 from .sms_flow import IncomingSmsSubentryFlow
@@ -194,9 +196,10 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ElksConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Recipients (people notify entities reach), incoming SMS, Assist by phone."""
+        """Recipients, incoming calls and SMS on a number, Assist by phone."""
         return {
             SUBENTRY_RECIPIENT: RecipientSubentryFlow,
+            SUBENTRY_INCOMING_CALL: IncomingCallSubentryFlow,
             SUBENTRY_INCOMING_SMS: IncomingSmsSubentryFlow,
             SUBENTRY_ASSIST: AssistSubentryFlow,
         }

@@ -131,3 +131,26 @@ EVENT_SMS_RECEIVED: Final = "elks_sms_received"
 def signal_sms_received(subentry_id: str) -> str:
     """Dispatcher signal for the event entity of an Incoming SMS subentry."""
     return f"{DOMAIN}_{subentry_id}_sms_received"
+
+
+# Incoming calls: a subentry per 46elks number (its data keys).
+SUBENTRY_INCOMING_CALL: Final = "incoming_call"
+CONF_PREVIOUS_VOICE_START: Final = "previous_voice_start"
+CONF_ALLOW_ANYONE: Final = "allow_anyone"
+CONF_ALLOWED: Final = "allowed"
+CONF_ALLOWED_ACTION: Final = "allowed_action"
+CONF_GREETING: Final = "greeting"
+CONF_PIN: Final = "pin"
+CONF_MENU: Final = "menu"
+CONF_UNKNOWN_ACTION: Final = "unknown_action"
+CONF_UNKNOWN_MESSAGE: Final = "unknown_message"
+CONF_FORWARD_TO: Final = "forward_to"
+CONF_NO_ANSWER: Final = "no_answer"
+CONF_NO_ANSWER_MESSAGE: Final = "no_answer_message"
+EVENT_INCOMING_CALL: Final = "elks_incoming_call"
+EVENT_RECORDING_SAVED: Final = "elks_recording_saved"
+
+
+def signal_incoming_event(entry_id: str) -> str:
+    """Dispatcher signal for the incoming-call entities of ``entry_id``."""
+    return f"{DOMAIN}_{entry_id}_incoming_event"

@@ -45,6 +45,7 @@ async def async_get_config_entry_diagnostics(
         "escalations_running": runtime.escalations.running_count,
         "recipients": len(entry.subentries),
         "number_bindings": runtime.numbers.pending,
+        "incoming_calls": runtime.incoming.diagnostics,
         "balance_update_ok": runtime.coordinator.last_update_success,
         "sms": runtime.sms.sizes,
     }

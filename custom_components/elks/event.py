@@ -17,6 +17,7 @@ from .const import (
     signal_sms_received,
 )
 from .entity import ElksEntity, async_register_account_device
+from .incoming_entities import IncomingCallEventEntity, async_add_incoming_entities
 from .incoming_sms import IncomingSms
 from .models import CallEventType, WebhookRoute
 from .runtime import ElksConfigEntry
@@ -37,8 +38,11 @@ async def async_setup_entry(
     entry: ElksConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the Call event entity, and one per Incoming SMS number."""
+    """Add the Call event entity, and each incoming number's (calls, SMS)."""
     async_add_entities([CallEventEntity(entry)])
+    async_add_incoming_entities(
+        hass, entry, async_add_entities, IncomingCallEventEntity
+    )
     await _async_setup_incoming_sms(hass, entry, async_add_entities)
 
 

@@ -16,11 +16,13 @@ from .const import (
     DOMAIN,
     EVENT_CALL_ENDED,
     EVENT_ESCALATION_FINISHED,
+    EVENT_INCOMING_CALL,
     EVENT_KEYPRESS,
+    EVENT_RECORDING_SAVED,
     EVENT_SMS_RECEIVED,
     EVENT_SMS_STATUS,
 )
-from .models import CallOutcome
+from .models import CallOutcome, IncomingAction
 
 _OUTCOMES: dict[str, str] = {
     CallOutcome.ACKNOWLEDGED: "was acknowledged",
@@ -56,7 +58,9 @@ def _call_ended_icon(data: Mapping[str, Any]) -> str:
 
 
 def _keypress(data: Mapping[str, Any]) -> str:
-    return f"{data.get('to')} pressed {data.get('digits')} ({data.get('label')})"
+    # In a call to one of our numbers, the caller presses.
+    who = data.get("from") if data.get("direction") == "incoming" else data.get("to")
+    return f"{who} pressed {data.get('digits')} ({data.get('label')})"
 
 
 def _escalation_finished(data: Mapping[str, Any]) -> str:
@@ -73,6 +77,25 @@ def _sms_status(data: Mapping[str, Any]) -> str:
 def _sms_received(data: Mapping[str, Any]) -> str:
     # Not the text: the logbook is shown to every user of Home Assistant.
     return f"SMS from {data.get('from')} to {data.get('to')}"
+
+
+_INCOMING_ACTIONS: dict[str, str] = {
+    IncomingAction.REJECT: "was rejected without answering",
+    IncomingAction.BUSY: "got busy without answering",
+    IncomingAction.MENU: "was answered with the menu",
+    IncomingAction.FORWARD: "was forwarded",
+    IncomingAction.MESSAGE: "was answered with the message",
+}
+
+
+def _incoming_call(data: Mapping[str, Any]) -> str:
+    who = "allowed caller" if data.get("allowed") else "unknown caller"
+    done = _INCOMING_ACTIONS.get(str(data.get("action")), str(data.get("action")))
+    return f"call from {data.get('from')} ({who}) to {data.get('to')} {done}"
+
+
+def _recording_saved(data: Mapping[str, Any]) -> str:
+    return f"{data.get('from')} left a message ({data.get('duration')} s)"
 
 
 def _describer(
@@ -105,6 +128,16 @@ def async_describe_events(
     )
     async_describe_event(
         DOMAIN, EVENT_KEYPRESS, _describer(_keypress, lambda _: "mdi:dialpad")
+    )
+    async_describe_event(
+        DOMAIN,
+        EVENT_INCOMING_CALL,
+        _describer(_incoming_call, lambda _: "mdi:phone-incoming"),
+    )
+    async_describe_event(
+        DOMAIN,
+        EVENT_RECORDING_SAVED,
+        _describer(_recording_saved, lambda _: "mdi:voicemail"),
     )
     async_describe_event(
         DOMAIN,

@@ -452,3 +452,34 @@ class ReachBy(StrEnum):
     def texts(self) -> bool:
         """Whether the recipient gets an SMS."""
         return self is not ReachBy.CALL
+
+
+class IncomingAction(StrEnum):
+    """What an incoming call gets: subentry options and the event's ``action``.
+
+    ``reject`` and ``busy`` end the call without answering it.
+    """
+
+    REJECT = "reject"
+    BUSY = "busy"
+    MENU = "menu"
+    FORWARD = "forward"
+    MESSAGE = "message"
+
+
+class NoAnswerAction(StrEnum):
+    """What a forwarded caller gets when nobody answers."""
+
+    MESSAGE = "message"
+    RECORD = "record"
+
+
+class IncomingEventType(StrEnum):
+    """What an incoming number's event entity fires."""
+
+    RINGING = "ringing"
+    REJECTED = "rejected"
+    ANSWERED = "answered"
+    KEYPRESS = "keypress"
+    RECORDED = "recorded"
+    ENDED = "ended"

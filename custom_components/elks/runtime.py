@@ -16,6 +16,7 @@ from .api import Account, ElksClient
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .escalation import EscalationManager
+from .incoming import IncomingCalls
 from .numbers import NumberBindings
 from .reconcile import CallReconciler
 from .sms import SmsSender
@@ -38,6 +39,8 @@ class ElksData:
     # place); a changed one reloads the entry, new ones are added in place.
     subentries: dict[str, tuple[str, dict[str, Any]]]
     sms: SmsSender
+    # Calls to the account's numbers (incoming-calls subentries).
+    incoming: IncomingCalls
 
     @property
     def account(self) -> Account:

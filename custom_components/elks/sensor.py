@@ -18,6 +18,7 @@ from .api import CALL_STATES, SMS_STATUSES, Call
 from .const import signal_call_updated, signal_sms_updated
 from .coordinator import ElksAccountCoordinator
 from .entity import ElksEntity
+from .incoming_entities import LastIncomingCallSensor, async_add_incoming_entities
 from .models import call_data
 from .runtime import ElksConfigEntry
 from .sms import SentSms
@@ -77,10 +78,11 @@ async def async_setup_entry(
     entry: ElksConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the last call and balance sensors."""
+    """Add the last call, last SMS and balance sensors, and each incoming number's."""
     async_add_entities(
         [LastCallSensor(entry), LastSmsSensor(entry), BalanceSensor(entry)]
     )
+    async_add_incoming_entities(hass, entry, async_add_entities, LastIncomingCallSensor)
 
 
 class LastCallSensor(ElksEntity, RestoreSensor):

@@ -92,9 +92,10 @@ HANGUP_SCHEMA = probatio.Schema(
     extra=probatio.REMOVE_EXTRA,
 )
 
-# Every field read from a webhook form: the hangup's and the call flow's.
+# Every field read from a webhook form: the hangup's and the call flow's,
+# and a recording's audio URL.
 _READ_FIELDS = frozenset(
-    {str(key) for key in HANGUP_SCHEMA.schema} | {"callid", "result", "why"}
+    {str(key) for key in HANGUP_SCHEMA.schema} | {"callid", "result", "why", "wav"}
 )
 # SMS delivery reports and incoming SMS.
 _READ_FIELDS |= {"status", "delivered", "message"}

@@ -532,3 +532,23 @@ async def test_update_number_refuses_bad_input(setup: Setup) -> None:
         await setup.client.update_number(number.id, sms_url="ftp://x")
     with pytest.raises(ElksRequestError, match="voice_start"):
         await setup.client.update_number(number.id, voice_start="not json")
+
+
+async def test_download_only_from_the_api_host(setup: Setup) -> None:
+    """Recordings come from 46elks' own host only, bounded, redirects not followed."""
+    client, sim = setup.client, setup.sim
+    wav = await client.download(sim.audio_url("r1.wav"), 100_000)
+    assert wav[:4] == b"RIFF"
+    assert client.is_own_url(sim.audio_url("r1.wav"))
+    elsewhere = setup.base_url.replace("127.0.0.1", "127.0.0.2")
+    for url in (f"{elsewhere}/x.wav", "file:///etc/passwd", "/a1/x.wav", "x"):
+        assert not client.is_own_url(url)
+        with pytest.raises(ElksResponseError):
+            await client.download(url, 100_000)
+    with pytest.raises(ElksResponseError, match="larger than 100 bytes"):
+        await client.download(sim.audio_url("r1.wav"), 100)
+    # A redirect (Location: /a1/me) is not followed: our credentials stay here.
+    sim.faults.answer_next(302, path="/a1/recordings/r2.wav", method="GET")
+    with pytest.raises(ElksRequestError):
+        await client.download(f"{setup.base_url}/recordings/r2.wav", 100_000)
+    assert [r.path for r in sim.requests] == ["/a1/recordings/r2.wav"]

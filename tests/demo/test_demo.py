@@ -114,6 +114,22 @@ def test_demo_assist_talks_one_turn_and_the_light_goes_on() -> None:
     assert not _processes_using(_config_dir(output))
 
 
+def test_demo_incoming_call_rings_to_trigger() -> None:
+    """``--incoming``: a caller on the allow-list is rejected unanswered; the event fires."""
+    if missing := _missing_demo_requirements():
+        pytest.skip(f"Home Assistant's start requirements are not installed: {missing}")
+    code, output = _run_demo("--incoming")
+
+    assert code == 0, output
+    assert "+46766860001 now sends its calls to Home Assistant" in output
+    assert 'answered: False; actions: [{"hangup": "reject"}]' in output
+    assert '"action": "reject", "allowed": true' in output
+    assert "rang, was rejected without answering, and fired the event." in output
+    config_dir = _config_dir(output)
+    assert not config_dir.exists(), "a successful demo removes its config dir"
+    assert not _processes_using(config_dir)
+
+
 def test_demo_failure_is_one_line_and_stops_everything() -> None:
     """A refused action fails the demo with a clear line; nothing keeps running."""
     if missing := _missing_demo_requirements():

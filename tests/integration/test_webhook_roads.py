@@ -478,7 +478,9 @@ async def test_named_routes_reach_their_handler_by_both_roads(
     assert url.endswith("?on=incoming_call&number=n1")
     query = url.partition("?")[2]
     form = {"callid": "c1", "direction": "incoming"}
-    assert await deliver(hass, hass_http, WEBHOOK_ID, form, road, query) == (200, None)
+    # The account's own incoming-call handler: n1 is none of its numbers.
+    status, text = await deliver(hass, hass_http, WEBHOOK_ID, form, road, query)
+    assert (status, json.loads(text or "null")) == (200, {"hangup": "reject"})
     assert received == []
     remove = hook.async_add_route(WebhookRoute.INCOMING_CALL, handler)
     status, text = await deliver(hass, hass_http, WEBHOOK_ID, form, road, query)

@@ -1,0 +1,171 @@
+"""Entities of an incoming number: its event entity and last incoming call sensor.
+
+Each incoming-calls subentry gets a device of its own (a device belongs to
+one subentry), reached through the account's. ``event.py`` and
+``sensor.py`` add these next to the account's own entities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntityDescription,
+)
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonObjectType
+
+from .const import (
+    SUBENTRY_INCOMING_CALL,
+    signal_incoming_event,
+    signal_recipients_added,
+)
+from .entity import ElksEntity, async_register_account_device
+from .incoming import incoming_device_info
+from .models import IncomingEventType
+from .runtime import ElksConfigEntry
+
+INCOMING_CALL = EventEntityDescription(
+    key="incoming_call",
+    translation_key="incoming_call",
+    event_types=list(IncomingEventType),
+)
+LAST_INCOMING_CALL = SensorEntityDescription(
+    key="last_incoming_call",
+    translation_key="last_incoming_call",
+    device_class=SensorDeviceClass.TIMESTAMP,
+)
+# What the sensor shows of the last call (restored after a restart).
+_ATTRIBUTES = ("call_id", "from", "allowed", "action")
+
+type _Factory = Callable[[ElksConfigEntry, ConfigSubentry, str], Entity]
+
+
+@callback
+def async_add_incoming_entities(
+    hass: HomeAssistant,
+    entry: ElksConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factory: _Factory,
+) -> None:
+    """Add ``factory``'s entity for each incoming number, now and when one is added."""
+    account_device_id = async_register_account_device(hass, entry)
+    added: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        for subentry in entry.subentries.values():
+            if (
+                subentry.subentry_type == SUBENTRY_INCOMING_CALL
+                and subentry.subentry_id not in added
+            ):
+                added.add(subentry.subentry_id)
+                async_add_entities(
+                    [factory(entry, subentry, account_device_id)],
+                    config_subentry_id=subentry.subentry_id,
+                )
+
+    add_new()
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, signal_recipients_added(entry.entry_id), add_new)
+    )
+
+
+class _IncomingNumberEntity(ElksEntity):
+    """An entity on one incoming number's device, following its calls."""
+
+    def __init__(
+        self,
+        entry: ElksConfigEntry,
+        subentry: ConfigSubentry,
+        account_device_id: str,
+        key: str,
+    ) -> None:
+        super().__init__(entry, f"{key}_{subentry.subentry_id}")
+        self._subentry_id = subentry.subentry_id
+        self._attr_device_info = incoming_device_info(
+            subentry.subentry_id, subentry.title, account_device_id
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the number's calls."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_incoming_event(self._entry.entry_id), self._received
+            )
+        )
+
+    @callback
+    def _received(
+        self, subentry_id: str, kind: IncomingEventType, data: JsonObjectType
+    ) -> None:
+        if subentry_id == self._subentry_id:
+            self._handle(kind, data)
+
+    def _handle(self, kind: IncomingEventType, data: JsonObjectType) -> None:
+        raise NotImplementedError
+
+
+class IncomingCallEventEntity(_IncomingNumberEntity, EventEntity):
+    """Fires when the number rings, rejects, answers, hears a key, records, ends."""
+
+    entity_description = INCOMING_CALL
+
+    def __init__(
+        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
+    ) -> None:
+        """Attach to the number's device."""
+        super().__init__(entry, subentry, account_device_id, INCOMING_CALL.key)
+
+    @callback
+    def _handle(self, kind: IncomingEventType, data: JsonObjectType) -> None:
+        self._trigger_event(kind, data)
+        self.async_write_ha_state()
+
+
+class LastIncomingCallSensor(_IncomingNumberEntity, RestoreSensor):
+    """When the number was last called, by whom, and what the caller got."""
+
+    entity_description = LAST_INCOMING_CALL
+
+    def __init__(
+        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
+    ) -> None:
+        """Attach to the number's device."""
+        super().__init__(entry, subentry, account_device_id, LAST_INCOMING_CALL.key)
+        self._attr_extra_state_attributes = {}
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last call, then follow new ones."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_state()) is not None:
+            self._attr_native_value = dt_util.parse_datetime(last.state)
+            self._attr_extra_state_attributes = {
+                key: last.attributes[key]
+                for key in _ATTRIBUTES
+                if key in last.attributes
+            }
+
+    @callback
+    def _handle(self, kind: IncomingEventType, data: JsonObjectType) -> None:
+        if kind is not IncomingEventType.RINGING:
+            return
+        created = data.get("created")
+        when: datetime | None = (
+            dt_util.parse_datetime(created) if isinstance(created, str) else None
+        )
+        self._attr_native_value = when or dt_util.utcnow()
+        attributes: dict[str, Any] = {key: data.get(key) for key in _ATTRIBUTES}
+        self._attr_extra_state_attributes = attributes
+        self.async_write_ha_state()
