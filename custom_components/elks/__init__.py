@@ -26,8 +26,8 @@ from .const import (
     CONF_BASE_URL,
     DOMAIN,
     LOGGER,
-    SUBENTRY_INCOMING_SMS,
-    signal_recipients_added,
+    SUBENTRY_RECIPIENT,
+    signal_subentries_added,
 )
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
@@ -144,34 +144,32 @@ def _sync_numbers_later(
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
-    """Follow changes: options are read when used, new recipients added in place.
+    """Follow changes: options and subentries are read when used, new ones added in place.
 
     A reload would make every entity of the account unavailable and unknown
-    for a moment (entries in the logbook); only a changed recipient needs
-    one. Home Assistant removes a removed recipient's device and entity.
+    for a moment (entries in the logbook) and cut running escalations short;
+    only a changed recipient (its notify entity) needs one. Home Assistant
+    removes a removed subentry's device and entities.
     """
     data = entry.runtime_data
     now = subentries_snapshot(entry.subentries)
     if now == data.subentries:
         data.coordinator.async_update_listeners()
         return
-    # Incoming SMS numbers are read live (a reload would interrupt escalations).
-    changed = any(
+    recipient_changed = any(
         key in now
         and now[key] != old
-        and entry.subentries[key].subentry_type != SUBENTRY_INCOMING_SMS
+        and entry.subentries[key].subentry_type == SUBENTRY_RECIPIENT
         for key, old in data.subentries.items()
     )
     added = now.keys() - data.subentries.keys()
-    removed = data.subentries.keys() - now.keys()
     data.subentries = now
-    if added or removed:
-        # Numbers of new subentries lead here, those of removed ones go back.
-        await data.numbers.async_sync()
-    if changed:
+    # Numbers of new subentries lead here, those of removed ones go back.
+    await data.numbers.async_sync()
+    if recipient_changed:
         hass.config_entries.async_schedule_reload(entry.entry_id)
     elif added:
-        async_dispatcher_send(hass, signal_recipients_added(entry.entry_id))
+        async_dispatcher_send(hass, signal_subentries_added(entry.entry_id))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool:

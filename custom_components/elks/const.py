@@ -74,9 +74,9 @@ BALANCE_UPDATE_MINUTES: Final = 30
 MAX_CALL_SECONDS: Final = 15 * 60
 
 
-def signal_recipients_added(entry_id: str) -> str:
-    """Dispatcher signal sent when recipients were added to ``entry_id``."""
-    return f"{DOMAIN}_{entry_id}_recipients_added"
+def signal_subentries_added(entry_id: str) -> str:
+    """Dispatcher signal sent when subentries were added to ``entry_id``."""
+    return f"{DOMAIN}_{entry_id}_subentries_added"
 
 
 def signal_call_event(entry_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -43,7 +44,10 @@ async def async_get_config_entry_diagnostics(
         "calls": runtime.tracker.sizes,
         "reconciliation": runtime.reconciler.diagnostics,
         "escalations_running": runtime.escalations.running_count,
-        "recipients": len(entry.subentries),
+        # Counts per kind only: subentries hold phone numbers and PINs.
+        "subentries": dict(
+            Counter(sub.subentry_type for sub in entry.subentries.values())
+        ),
         "number_bindings": runtime.numbers.pending,
         "incoming_calls": runtime.incoming.diagnostics,
         "balance_update_ok": runtime.coordinator.last_update_success,

@@ -13,8 +13,8 @@ from homeassistant.util.json import JsonObjectType
 from .const import (
     DOMAIN,
     signal_call_event,
-    signal_recipients_added,
     signal_sms_received,
+    signal_subentries_added,
 )
 from .entity import ElksEntity, async_register_account_device
 from .incoming_entities import IncomingCallEventEntity, async_add_incoming_entities
@@ -80,7 +80,7 @@ async def _async_setup_incoming_sms(
 
     add_new()
     entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_recipients_added(entry.entry_id), add_new)
+        async_dispatcher_connect(hass, signal_subentries_added(entry.entry_id), add_new)
     )
 
 

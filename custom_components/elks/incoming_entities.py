@@ -28,7 +28,7 @@ from homeassistant.util.json import JsonObjectType
 from .const import (
     SUBENTRY_INCOMING_CALL,
     signal_incoming_event,
-    signal_recipients_added,
+    signal_subentries_added,
 )
 from .entity import ElksEntity, async_register_account_device
 from .incoming import incoming_device_info
@@ -77,7 +77,7 @@ def async_add_incoming_entities(
 
     add_new()
     entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_recipients_added(entry.entry_id), add_new)
+        async_dispatcher_connect(hass, signal_subentries_added(entry.entry_id), add_new)
     )
 
 

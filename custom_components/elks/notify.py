@@ -23,7 +23,7 @@ from .const import (
     CONF_TTS_ENGINE,
     DOMAIN,
     SUBENTRY_RECIPIENT,
-    signal_recipients_added,
+    signal_subentries_added,
 )
 from .entity import ElksEntity, async_register_account_device
 from .models import ReachBy
@@ -58,7 +58,7 @@ async def async_setup_entry(
 
     add_new()
     entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_recipients_added(entry.entry_id), add_new)
+        async_dispatcher_connect(hass, signal_subentries_added(entry.entry_id), add_new)
     )
 
 

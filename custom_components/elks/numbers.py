@@ -118,6 +118,40 @@ class NumberBindings:
         self._providers.append(provider)
         return lambda: self._providers.remove(provider)
 
+    def _claims(self) -> dict[tuple[str, NumberField], NumberClaim]:
+        """Return the current claims, one per field of a number.
+
+        Two subentries claiming the same field (set up by hand, or by two
+        kinds of subentry) cannot both be served: the one bound first keeps
+        it, and the other is logged.
+        """
+        claims: dict[tuple[str, NumberField], NumberClaim] = {}
+        for provider in self._providers:
+            for claim in provider():
+                key = (claim.number_id, claim.field)
+                kept = claims.get(key)
+                bound = self._bindings.get(key)
+                if kept is not None and (
+                    bound is None or bound.subentry_id != claim.subentry_id
+                ):
+                    LOGGER.warning(
+                        "%s of %s is already taken by another subentry; ignored",
+                        claim.field,
+                        claim.number,
+                    )
+                    continue
+                claims[key] = claim
+        return claims
+
+    @callback
+    def claimed(self, field: NumberField) -> set[str]:
+        """Return the ids of the numbers whose ``field`` a subentry claims."""
+        return {
+            number_id
+            for number_id, claim_field in self._claims()
+            if claim_field is field
+        }
+
     def previous_value(self, number_id: str, field: NumberField) -> str | None:
         """Return the value a bound field had before we took it."""
         binding = self._bindings.get((number_id, field))
@@ -140,41 +174,57 @@ class NumberBindings:
         """
         async with self._lock:
             self.async_unload()
-            claims = {
-                (claim.number_id, claim.field): claim
-                for provider in self._providers
-                for claim in provider()
-            }
-            if give_back_all:
-                claims = {}
+            claims = {} if give_back_all else self._claims()
             released = list(self._bindings) if give_back_all else self._released(claims)
             wanted = [
                 claim
                 for key, claim in claims.items()
                 if claim.value is not None
                 and (
-                    key not in self._bindings
+                    key in released  # given back first, then taken anew
+                    or key not in self._bindings
                     or self._bindings[key].applied != claim.value
                 )
             ]
             if not released and not wanted:
                 return
-            failed: list[str] = []
             try:
-                numbers = {n.id: n for n in await self._client.list_numbers()}
+                numbers = await self._client.list_numbers()
             except ElksError as err:
                 LOGGER.warning("Cannot read the account's numbers: %s", err)
-                failed = [claim.number for claim in wanted] + [
-                    self._bindings[key].number for key in released
-                ]
-            else:
-                for key in released:
-                    if not await self._async_release(key, numbers.get(key[0])):
-                        failed.append(self._bindings[key].number)
-                for claim in wanted:
-                    if not await self._async_claim(claim, numbers.get(claim.number_id)):
-                        failed.append(claim.number)
-            self._report(failed)
+                self._report(
+                    [claim.number for claim in wanted]
+                    + [self._bindings[key].number for key in released]
+                )
+                return
+            self._report(await self._async_apply(numbers, released, wanted))
+
+    async def _async_apply(
+        self,
+        numbers: list[PhoneNumber],
+        released: list[tuple[str, NumberField]],
+        wanted: list[NumberClaim],
+    ) -> list[str]:
+        """Give back ``released``, then take ``wanted``; return what failed."""
+        # What each field of the account's numbers holds, kept current as we go.
+        held: dict[tuple[str, NumberField], str | None] = {
+            (number.id, field): getattr(number, field.value)
+            for number in numbers
+            for field in NumberField
+        }
+        failed: list[str] = []
+        for key in released:
+            binding = self._bindings[key]
+            if not await self._async_release(key, held):
+                failed.append(binding.number)
+        failed.extend(
+            [
+                claim.number
+                for claim in wanted
+                if not await self._async_claim(claim, held)
+            ]
+        )
+        return failed
 
     def _released(
         self, claims: dict[tuple[str, NumberField], NumberClaim]
@@ -211,21 +261,20 @@ class NumberBindings:
         )
 
     async def _async_claim(
-        self, claim: NumberClaim, number: PhoneNumber | None
+        self, claim: NumberClaim, held: dict[tuple[str, NumberField], str | None]
     ) -> bool:
         """Point ``claim``'s field at its value; the old value is stored first."""
         key = (claim.number_id, claim.field)
-        if number is None:
+        if key not in held:
             LOGGER.warning("Number %s is no longer on the 46elks account", claim.number)
             return False
-        current = getattr(number, claim.field.value)
         binding = self._bindings.get(key)
         if binding is None:
-            binding = _Binding(claim.subentry_id, claim.number, previous=current)
+            binding = _Binding(claim.subentry_id, claim.number, previous=held[key])
             self._bindings[key] = binding
             # Stored before 46elks is changed: a crash cannot lose the old value.
             await self._async_save()
-        if current != claim.value:
+        if held[key] != claim.value:
             try:
                 await self._client.update_number(
                     claim.number_id, **{claim.field.value: claim.value}
@@ -235,18 +284,20 @@ class NumberBindings:
                     "Cannot point %s at Home Assistant: %s", claim.number, err
                 )
                 return False
+            held[key] = claim.value
         binding.applied = claim.value
         await self._async_save()
         return True
 
     async def _async_release(
-        self, key: tuple[str, NumberField], number: PhoneNumber | None
+        self,
+        key: tuple[str, NumberField],
+        held: dict[tuple[str, NumberField], str | None],
     ) -> bool:
         """Give a field back its old value, unless somebody changed it since."""
         binding = self._bindings[key]
         number_id, field = key
-        current = getattr(number, field.value) if number else None
-        if number is not None and current == binding.applied:
+        if key in held and held[key] == binding.applied:
             try:
                 await self._client.update_number(
                     number_id, **{field.value: binding.previous or ""}
@@ -256,8 +307,9 @@ class NumberBindings:
                     "Cannot give %s back its %s: %s", binding.number, field, err
                 )
                 return False
+            held[key] = binding.previous
             self._notify_restored(binding, field)
-        elif number is None:
+        elif key not in held:
             LOGGER.info("Number %s is no longer on the 46elks account", binding.number)
         else:
             LOGGER.info(

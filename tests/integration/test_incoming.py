@@ -27,6 +27,11 @@ from custom_components.elks.const import (
     CONF_ALLOW_ANYONE,
     CONF_ALLOWED,
     CONF_ALLOWED_ACTION,
+    CONF_ASSIST_CALLERS,
+    CONF_ASSIST_NUMBER,
+    CONF_ASSIST_NUMBER_ID,
+    CONF_ASSIST_PIPELINE,
+    CONF_ASSIST_TOKEN,
     CONF_CALLER_ID,
     CONF_FORWARD_TO,
     CONF_GREETING,
@@ -44,6 +49,7 @@ from custom_components.elks.const import (
     EVENT_INCOMING_CALL,
     EVENT_KEYPRESS,
     EVENT_RECORDING_SAVED,
+    SUBENTRY_ASSIST,
     SUBENTRY_INCOMING_CALL,
 )
 from custom_components.elks.diagnostics import async_get_config_entry_diagnostics
@@ -732,6 +738,7 @@ async def test_entities_follow_the_calls(
         "calls_by_action": {"menu": 1, "reject": 1},
         "recordings": 0,
     }
+    assert diagnostics["subentries"] == {"incoming_call": 1}
     text = json.dumps(diagnostics)
     for secret in (GATE, FRIEND, STRANGER, gate.id, friend.call.id, WEBHOOK_ID):
         assert secret not in text
@@ -1144,13 +1151,16 @@ async def test_flow_skips_numbers_taken_and_forgets_our_own_url(
         data=entry_data(elks.base_url),
         options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: 60},
         subentries_data=[
+            # Assist by phone takes the caller id number's calls.
             ConfigSubentryData(
                 data={
-                    CONF_NUMBER_ID: caller_id.id,
-                    CONF_RECIPIENT_NUMBER: CALLER_ID,
-                    CONF_PREVIOUS_VOICE_START: None,
+                    CONF_ASSIST_NUMBER: CALLER_ID,
+                    CONF_ASSIST_NUMBER_ID: caller_id.id,
+                    CONF_ASSIST_TOKEN: "t" * 32,
+                    CONF_ASSIST_PIPELINE: "preferred",
+                    CONF_ASSIST_CALLERS: [],
                 },
-                subentry_type="assist_phone",
+                subentry_type=SUBENTRY_ASSIST,
                 title=CALLER_ID,
                 unique_id=caller_id.id,
             )

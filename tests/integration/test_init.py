@@ -246,7 +246,7 @@ async def test_diagnostics_and_logs_hold_no_secrets(
         "parked": 0,
     }
     assert diagnostics["escalations_running"] == 0
-    assert diagnostics["recipients"] == 0
+    assert diagnostics["subentries"] == {}
     assert diagnostics["number_bindings"] == 0
     assert diagnostics["balance_update_ok"] is True
     assert diagnostics["account"]["currency"] == "SEK"

@@ -206,3 +206,35 @@ def test_points_at_us_and_safe_description() -> None:
     assert describe_target('{"connect":"+46700000000"}') == "a call action"
     assert describe_target(None) == "-"
     assert describe_target("http://[::1") == "-"
+
+
+async def test_one_field_one_subentry(
+    hass: HomeAssistant,
+    elks: Elks,
+    hass_http: TestClient,
+    elks_two_claimers: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two subentries claiming one number: the first keeps it; it passes on, then goes back."""
+    entry = elks_two_claimers
+    url = await set_up_and_claim(hass, entry, elks)
+    numbers = entry.runtime_data.numbers
+    assert numbers.pending == 1
+    assert numbers.claimed(NumberField.VOICE_START) == {number(elks).id}
+    assert numbers.claimed(NumberField.SMS_URL) == set()
+    assert "already taken by another subentry" in caplog.text
+    first, second = entry.subentries
+    assert hass.config_entries.async_remove_subentry(entry, first)
+    await hass.async_block_till_done()
+    # Given back, then taken by the other subentry with the old value kept.
+    assert number(elks).voice_start == url
+    assert numbers.previous_value(number(elks).id, NumberField.VOICE_START) == OLD_TARGET
+    assert hass.config_entries.async_remove_subentry(entry, second)
+    await hass.async_block_till_done()
+    assert number(elks).voice_start == OLD_TARGET
+
+
+@pytest.fixture
+def elks_two_claimers(hass: HomeAssistant, elks: Elks) -> MockConfigEntry:
+    """Return the test account with two subentries that both claim one number."""
+    return add_account_entry(hass, elks, [recipient(), recipient("Dave")])

@@ -163,9 +163,8 @@ async def test_flow_checks_callers_numbers_and_the_public_url(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert (websocket.voice_start or "").startswith("wss://home.example/api/elks/")
+    # Its calls are taken now: not offered again, by this or another flow.
     result = await start_flow(hass, loaded_entry)
-    result = await configure(
-        hass, result["flow_id"], form | {CONF_ASSIST_CALLERS: [ALLOWED]}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    offered = result["data_schema"].schema[CONF_ASSIST_NUMBER].config["options"]
+    assert websocket.id not in [option["value"] for option in offered]
+    assert offered
