@@ -134,12 +134,9 @@ class AssistSubentryFlow(ConfigSubentryFlow):
         """Check the form; keep what the subentry will hold."""
         number_id = user_input[CONF_ASSIST_NUMBER]
         dial_in_id = user_input.get(CONF_ASSIST_DIAL_IN, NO_DIAL_IN)
-        if number_id not in self._numbers:
-            return {CONF_ASSIST_NUMBER: "unknown_number"}
+        # Both are selects of self._numbers: the schema refused anything else.
         if dial_in_id == number_id:
             return {CONF_ASSIST_DIAL_IN: "same_number"}
-        if dial_in_id != NO_DIAL_IN and dial_in_id not in self._numbers:
-            return {CONF_ASSIST_DIAL_IN: "unknown_number"}
         callers: list[str] = []
         try:
             for caller in user_input.get(CONF_ASSIST_CALLERS) or []:

@@ -113,14 +113,12 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             self._number = self._numbers[user_input[CONF_NUMBER_ID]]
             current = self._number.voice_start
-            if points_at_us(
+            # A URL of ours left over from an earlier setup is nobody's to keep.
+            ours = points_at_us(
                 current, entry.data[CONF_WEBHOOK_ID], entry.data.get(CONF_CLOUDHOOK_URL)
-            ):
-                # Left over from an earlier setup: nothing of anyone's to keep.
-                self._previous = None
-                return await self.async_step_settings()
-            self._previous = current
-            if current:
+            )
+            self._previous = None if ours else current
+            if self._previous:
                 return await self.async_step_take_over()
             return await self.async_step_settings()
         options = [

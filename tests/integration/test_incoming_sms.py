@@ -212,6 +212,10 @@ async def test_allow_list(
     runtime = loaded_entry.runtime_data
     result = await loaded_entry.start_subentry_reconfigure_flow(hass, sub.subentry_id)
     result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"allowed_senders": f"{ANSWERS}, not a number"}
+    )
+    assert result["errors"] == {"allowed_senders": "invalid_allowed_senders"}
+    result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"allowed_senders": f"{ANSWERS}, {BUSY}"}
     )
     assert result["reason"] == "reconfigure_successful"

@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.elks.const import DOMAIN
+from custom_components.elks.const import DOMAIN, SUBENTRY_ASSIST
 from custom_components.elks.models import NumberClaim, NumberField, WebhookRoute
 from custom_components.elks.numbers import (
     RETRY_SECONDS,
@@ -24,6 +24,7 @@ from custom_components.elks.numbers import (
 from elks_simulator.models import Number
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
@@ -228,7 +229,9 @@ async def test_one_field_one_subentry(
     await hass.async_block_till_done()
     # Given back, then taken by the other subentry with the old value kept.
     assert number(elks).voice_start == url
-    assert numbers.previous_value(number(elks).id, NumberField.VOICE_START) == OLD_TARGET
+    assert (
+        numbers.previous_value(number(elks).id, NumberField.VOICE_START) == OLD_TARGET
+    )
     assert hass.config_entries.async_remove_subentry(entry, second)
     await hass.async_block_till_done()
     assert number(elks).voice_start == OLD_TARGET
@@ -238,3 +241,17 @@ async def test_one_field_one_subentry(
 def elks_two_claimers(hass: HomeAssistant, elks: Elks) -> MockConfigEntry:
     """Return the test account with two subentries that both claim one number."""
     return add_account_entry(hass, elks, [recipient(), recipient("Dave")])
+
+
+async def test_assist_flow_needs_assist(
+    hass: HomeAssistant,
+    elks: Elks,
+    hass_http: TestClient,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Without Assist set up, the Assist by phone flow says so."""
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_ASSIST), context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_assist"
