@@ -936,6 +936,9 @@ async def _add_incoming(api: HassClient, entry_id: str, number_id: str) -> None:
     )
     flow = f"/api/config/config_entries/subentries/flow/{step['flow_id']}"
     step = await api.post(flow, {"number_id": number_id}, what)
+    if step.get("step_id") == "take_over":
+        # The number leads elsewhere now: confirm taking it over.
+        step = await api.post(flow, {}, what)
     if step.get("step_id") != "settings":
         raise DemoError(f"{what}: expected the settings step, got {step}")
     step = await api.post(
