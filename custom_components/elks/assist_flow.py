@@ -36,6 +36,7 @@ from .const import (
     CONF_ASSIST_TOKEN,
     DEFAULT_ASSIST_GREETING,
 )
+from .models import NumberField
 from .numbers import describe_target
 
 # The "preferred pipeline" choice: Assist's preferred pipeline at each call.
@@ -68,7 +69,12 @@ class AssistSubentryFlow(ConfigSubentryFlow):
                 numbers = await entry.runtime_data.client.list_numbers()
             except ElksError:
                 return self.async_abort(reason="cannot_connect")
-            self._numbers = {n.id: n for n in numbers if n.can_call_from}
+            # Numbers whose calls a subentry already takes (Incoming calls,
+            # another Assist by phone) are not offered: one voice_start each.
+            taken = entry.runtime_data.numbers.claimed(NumberField.VOICE_START)
+            self._numbers = {
+                n.id: n for n in numbers if n.can_call_from and n.id not in taken
+            }
         if not self._numbers:
             return self.async_abort(reason="no_voice_numbers")
         errors: dict[str, str] = {}

@@ -36,7 +36,6 @@ from .const import (
     CONF_RECIPIENT_NUMBER,
     CONF_UNKNOWN_ACTION,
     CONF_UNKNOWN_MESSAGE,
-    SUBENTRY_INCOMING_CALL,
 )
 from .incoming_settings import (
     ALLOWED_ACTIONS,
@@ -44,7 +43,7 @@ from .incoming_settings import (
     SettingsError,
     check_settings,
 )
-from .models import IncomingAction, NoAnswerAction
+from .models import IncomingAction, NoAnswerAction, NumberField
 from .numbers import describe_target, points_at_us
 from .runtime import ElksConfigEntry
 
@@ -147,12 +146,7 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
         numbers = await entry.runtime_data.client.list_numbers()
         # Numbers whose calls a subentry of any kind already takes
         # (incoming calls, Assist by phone): one voice_start each.
-        taken = {
-            sub.data.get(CONF_NUMBER_ID)
-            for sub in entry.subentries.values()
-            if sub.subentry_type == SUBENTRY_INCOMING_CALL
-            or CONF_PREVIOUS_VOICE_START in sub.data
-        }
+        taken = entry.runtime_data.numbers.claimed(NumberField.VOICE_START)
         return {n.id: n for n in numbers if n.can_call_from and n.id not in taken}
 
     async def async_step_take_over(

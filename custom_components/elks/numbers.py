@@ -56,6 +56,16 @@ def points_at_us(
     return path.rstrip("/") == f"/api/webhook/{webhook_id}"
 
 
+def sms_unique_id(number_id: str) -> str:
+    """Return an Incoming SMS subentry's unique id.
+
+    Home Assistant keeps subentry unique ids unique across all kinds of an
+    entry: the number's calls (Incoming calls, Assist by phone: the number id)
+    and its SMS must not share one.
+    """
+    return f"{number_id}/{NumberField.SMS_URL}"
+
+
 def describe_target(value: str | None) -> str:
     """Return where ``value`` leads, safe to show: a host or "an action".
 
@@ -117,6 +127,18 @@ class NumberBindings:
         """Add a source of claims (read live at each sync); returns its remover."""
         self._providers.append(provider)
         return lambda: self._providers.remove(provider)
+
+    def claimed(self, field: NumberField) -> set[str]:
+        """Return the ids of the numbers whose ``field`` a subentry claims now.
+
+        The subentry flows offer only the others: one field, one owner.
+        """
+        return {
+            claim.number_id
+            for provider in self._providers
+            for claim in provider()
+            if claim.field is field
+        }
 
     def previous_value(self, number_id: str, field: NumberField) -> str | None:
         """Return the value a bound field had before we took it."""

@@ -28,10 +28,10 @@ from .const import (
     CONF_NUMBER_ID,
     CONF_PREVIOUS_SMS_URL,
     CONF_RECIPIENT_NUMBER,
-    SUBENTRY_INCOMING_SMS,
 )
 from .incoming_sms import parse_allowed_senders
-from .numbers import describe_target, points_at_us
+from .models import NumberField
+from .numbers import describe_target, points_at_us, sms_unique_id
 
 _ALLOWED_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
 
@@ -58,11 +58,7 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
                 numbers = await entry.runtime_data.client.list_numbers()
             except ElksError:
                 return self.async_abort(reason="cannot_connect")
-            taken = {
-                sub.unique_id
-                for sub in self._get_entry().subentries.values()
-                if sub.subentry_type == SUBENTRY_INCOMING_SMS
-            }
+            taken = entry.runtime_data.numbers.claimed(NumberField.SMS_URL)
             self._numbers = {
                 n.id: n for n in numbers if n.can_receive_sms and n.id not in taken
             }
@@ -123,7 +119,7 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
         if user_input is not None or not elsewhere:
             return self.async_create_entry(
                 title=number.number,
-                unique_id=number.id,
+                unique_id=sms_unique_id(number.id),
                 data={
                     CONF_NUMBER_ID: number.id,
                     CONF_RECIPIENT_NUMBER: number.number,

@@ -1145,12 +1145,17 @@ async def test_flow_skips_numbers_taken_and_forgets_our_own_url(
         options={CONF_CALLER_ID: CALLER_ID, CONF_RING_TIMEOUT: 60},
         subentries_data=[
             ConfigSubentryData(
+                # Assist by phone, as its flow stores it.
                 data={
-                    CONF_NUMBER_ID: caller_id.id,
-                    CONF_RECIPIENT_NUMBER: CALLER_ID,
-                    CONF_PREVIOUS_VOICE_START: None,
+                    "pipeline": None,
+                    "token": "t" * 32,
+                    "callers": [FRIEND],
+                    "greeting": "Hello",
+                    "websocket_number": CALLER_ID,
+                    "websocket_number_id": caller_id.id,
+                    "previous_websocket_number": None,
                 },
-                subentry_type="assist_phone",
+                subentry_type="assist",
                 title=CALLER_ID,
                 unique_id=caller_id.id,
             )

@@ -163,9 +163,42 @@ async def test_flow_checks_callers_numbers_and_the_public_url(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert (websocket.voice_start or "").startswith("wss://home.example/api/elks/")
+    # Its calls are Assist's now: the number is offered no more.
     result = await start_flow(hass, loaded_entry)
-    result = await configure(
-        hass, result["flow_id"], form | {CONF_ASSIST_CALLERS: [ALLOWED]}
+    offered = result["data_schema"].schema[CONF_ASSIST_NUMBER].config["options"]
+    assert websocket.id not in [o["value"] for o in offered]
+    assert [o["value"] for o in offered]
+
+
+async def test_flow_skips_a_number_incoming_calls_take(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    pipeline_id: str,
+) -> None:
+    """A number whose calls Incoming calls answers is offered neither as websocket nor dial-in number."""
+    websocket, dial_in = numbers(elks)
+    result = dict(
+        await hass.config_entries.subentries.async_init(
+            (loaded_entry.entry_id, "incoming_call"), context={"source": "user"}
+        )
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    result = await configure(hass, result["flow_id"], {"number_id": websocket.id})
+    result = await configure(
+        hass,
+        result["flow_id"],
+        {
+            "allow_anyone": True,
+            "allowed_action": "reject",
+            "unknown_action": "reject",
+            "no_answer": "record",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    result = await start_flow(hass, loaded_entry)
+    schema = result["data_schema"].schema
+    for field in (CONF_ASSIST_NUMBER, "dial_in_number"):
+        offered = [o["value"] for o in schema[field].config["options"]]
+        assert websocket.id not in offered, field
+        assert dial_in.id in offered, field
