@@ -21,6 +21,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
+    TextSelectorType,
 )
 
 from .api import ElksError, InvalidNumberError, PhoneNumber, normalize_number
@@ -37,7 +38,7 @@ from .const import (
     DEFAULT_ASSIST_GREETING,
 )
 from .models import NumberField
-from .numbers import describe_target
+from .numbers import describe_target, number_selector
 
 # The "preferred pipeline" choice: Assist's preferred pipeline at each call.
 PREFERRED = "preferred"
@@ -97,33 +98,31 @@ class AssistSubentryFlow(ConfigSubentryFlow):
             SelectOptionDict(value=p.id, label=p.name)
             for p in async_get_pipelines(self.hass)
         ]
-        numbers = [
-            SelectOptionDict(value=n.id, label=n.number) for n in self._numbers.values()
-        ]
-        dropdown = SelectSelectorMode.DROPDOWN
+        no_dial_in = SelectOptionDict(value=NO_DIAL_IN, label=NO_DIAL_IN)
         return probatio.Schema(
             {
                 probatio.Required(CONF_ASSIST_PIPELINE, default=PREFERRED): (
                     SelectSelector(
-                        SelectSelectorConfig(options=pipelines, mode=dropdown)
-                    )
-                ),
-                probatio.Required(CONF_ASSIST_NUMBER): SelectSelector(
-                    SelectSelectorConfig(options=numbers, mode=dropdown)
-                ),
-                probatio.Required(CONF_ASSIST_DIAL_IN, default=NO_DIAL_IN): (
-                    SelectSelector(
                         SelectSelectorConfig(
-                            options=[
-                                SelectOptionDict(value=NO_DIAL_IN, label="-"),
-                                *numbers,
-                            ],
-                            mode=dropdown,
+                            options=pipelines,
+                            mode=SelectSelectorMode.DROPDOWN,
+                            # Translates "preferred"; pipelines keep their names.
+                            translation_key="assist_pipeline",
                         )
                     )
                 ),
+                probatio.Required(CONF_ASSIST_NUMBER): number_selector(
+                    self._numbers.values()
+                ),
+                probatio.Required(CONF_ASSIST_DIAL_IN, default=NO_DIAL_IN): (
+                    number_selector(
+                        self._numbers.values(),
+                        no_dial_in,
+                        translation_key=CONF_ASSIST_DIAL_IN,
+                    )
+                ),
                 probatio.Required(CONF_ASSIST_CALLERS): TextSelector(
-                    TextSelectorConfig(multiple=True)
+                    TextSelectorConfig(type=TextSelectorType.TEL, multiple=True)
                 ),
                 probatio.Optional(
                     CONF_ASSIST_GREETING, default=DEFAULT_ASSIST_GREETING

@@ -190,12 +190,12 @@ async def test_allow_list(
 ) -> None:
     """With an allow-list, only its senders fire; the list can be changed."""
     result = await add_incoming(
-        hass, loaded_entry, sms_number(elks).id, allowed_senders="070 oops"
+        hass, loaded_entry, sms_number(elks).id, allowed_senders=["070 oops"]
     )
     assert result["errors"] == {"allowed_senders": "invalid_allowed_senders"}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"],
-        {"number_id": sms_number(elks).id, "allowed_senders": "+46 70-000 01 01\n"},
+        {"number_id": sms_number(elks).id, "allowed_senders": ["+46 70-000 01 01", ""]},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -211,8 +211,11 @@ async def test_allow_list(
     ]
     runtime = loaded_entry.runtime_data
     result = await loaded_entry.start_subentry_reconfigure_flow(hass, sub.subentry_id)
+    # The list shows one field per number, as typed in the first step.
+    [key] = result["data_schema"].schema
+    assert key.description == {"suggested_value": [ANSWERS]}
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"allowed_senders": f"{ANSWERS}, {BUSY}"}
+        result["flow_id"], {"allowed_senders": [ANSWERS, BUSY]}
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
