@@ -195,7 +195,9 @@ class AssistSubentryFlow(ConfigSubentryFlow):
             if subentry.unique_id == self._data[CONF_ASSIST_NUMBER_ID]:
                 return self.async_abort(reason="already_configured")
         return self.async_create_entry(
-            title=f"Assist by phone {self._data[CONF_ASSIST_NUMBER]}",
+            # The number, as for Incoming calls and SMS: the page already
+            # groups it under "Assist by phone".
+            title=self._data[CONF_ASSIST_NUMBER],
             data=self._data,
             unique_id=self._data[CONF_ASSIST_NUMBER_ID],
         )

@@ -107,6 +107,8 @@ async def test_flow_points_the_numbers_here_and_dialling_in_reaches_assist(
     websocket, dial_in = numbers(elks)
     subentry = await add_assist(hass, loaded_entry, pipeline_id, websocket, dial_in)
     assert subentry.data[CONF_ASSIST_CALLERS] == [ALLOWED]
+    # Named by its number, like the other number subentries.
+    assert subentry.title == WEBSOCKET_NUMBER
     token = subentry.data[CONF_ASSIST_TOKEN]
     base = str(hass_http.make_url("")).rstrip("/").replace("http", "ws", 1)
     assert websocket.voice_start == f"{base}{ASSIST_PATH}/{token}"
