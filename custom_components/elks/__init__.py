@@ -26,6 +26,7 @@ from .const import (
     CONF_BASE_URL,
     DOMAIN,
     LOGGER,
+    SUBENTRY_ASSIST,
     SUBENTRY_INCOMING_SMS,
     signal_recipients_added,
 )
@@ -155,11 +156,13 @@ async def _async_entry_updated(hass: HomeAssistant, entry: ElksConfigEntry) -> N
     if now == data.subentries:
         data.coordinator.async_update_listeners()
         return
-    # Incoming SMS numbers are read live (a reload would interrupt escalations).
+    # Incoming SMS numbers and Assist by phone are read live (a reload would
+    # interrupt escalations).
     changed = any(
         key in now
         and now[key] != old
-        and entry.subentries[key].subentry_type != SUBENTRY_INCOMING_SMS
+        and entry.subentries[key].subentry_type
+        not in (SUBENTRY_INCOMING_SMS, SUBENTRY_ASSIST)
         for key, old in data.subentries.items()
     )
     added = now.keys() - data.subentries.keys()
