@@ -21,6 +21,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
+    TextSelectorType,
 )
 
 from .api import ElksError, InvalidNumberError, PhoneNumber, normalize_number
@@ -37,7 +38,7 @@ from .const import (
     DEFAULT_ASSIST_GREETING,
 )
 from .models import NumberField
-from .numbers import describe_target
+from .numbers import describe_target, number_selector
 
 # The "preferred pipeline" choice: Assist's preferred pipeline at each call.
 PREFERRED = "preferred"
@@ -45,8 +46,32 @@ NO_DIAL_IN = "none"
 MAX_CALLERS = 20
 
 
+_CALLERS_AND_GREETING: dict[probatio.Marker, Any] = {
+    probatio.Required(CONF_ASSIST_CALLERS): TextSelector(
+        TextSelectorConfig(type=TextSelectorType.TEL, multiple=True)
+    ),
+    probatio.Optional(CONF_ASSIST_GREETING, default=DEFAULT_ASSIST_GREETING): (
+        TextSelector()
+    ),
+}
+
+
 def _previous(field: str) -> str:
     return f"previous_{field}"
+
+
+def _callers(user_input: dict[str, Any]) -> tuple[list[str], str | None]:
+    """Return the allowed callers normalised, or the error key that names the problem."""
+    callers: list[str] = []
+    try:
+        for caller in user_input.get(CONF_ASSIST_CALLERS) or []:
+            if caller.strip() and (n := normalize_number(caller)) not in callers:
+                callers.append(n)
+    except InvalidNumberError:
+        return [], "invalid_number"
+    if not callers or len(callers) > MAX_CALLERS:
+        return [], "callers_count"
+    return callers, None
 
 
 class AssistSubentryFlow(ConfigSubentryFlow):
@@ -69,7 +94,8 @@ class AssistSubentryFlow(ConfigSubentryFlow):
                 numbers = await entry.runtime_data.client.list_numbers()
             except ElksError:
                 return self.async_abort(reason="cannot_connect")
-            # Numbers whose calls another subentry already takes are left out.
+            # Numbers whose calls a subentry already takes (Incoming calls,
+            # another Assist by phone) are not offered: one voice_start each.
             taken = entry.runtime_data.numbers.claimed(NumberField.VOICE_START)
             self._numbers = {
                 n.id: n for n in numbers if n.can_call_from and n.id not in taken
@@ -89,44 +115,51 @@ class AssistSubentryFlow(ConfigSubentryFlow):
             errors=errors,
         )
 
-    def _schema(self) -> probatio.Schema:
+    def _pipeline_selector(self) -> SelectSelector:
         from homeassistant.components.assist_pipeline import async_get_pipelines  # noqa: PLC0415
 
         pipelines = [SelectOptionDict(value=PREFERRED, label=PREFERRED)] + [
             SelectOptionDict(value=p.id, label=p.name)
             for p in async_get_pipelines(self.hass)
         ]
-        numbers = [
-            SelectOptionDict(value=n.id, label=n.number) for n in self._numbers.values()
-        ]
-        dropdown = SelectSelectorMode.DROPDOWN
+        return SelectSelector(
+            SelectSelectorConfig(
+                options=pipelines,
+                mode=SelectSelectorMode.DROPDOWN,
+                # Translates "preferred"; pipelines keep their names.
+                translation_key="assist_pipeline",
+            )
+        )
+
+    def _schema(self) -> probatio.Schema:
+        no_dial_in = SelectOptionDict(value=NO_DIAL_IN, label=NO_DIAL_IN)
         return probatio.Schema(
             {
-                probatio.Required(CONF_ASSIST_PIPELINE, default=PREFERRED): (
-                    SelectSelector(
-                        SelectSelectorConfig(options=pipelines, mode=dropdown)
-                    )
-                ),
-                probatio.Required(CONF_ASSIST_NUMBER): SelectSelector(
-                    SelectSelectorConfig(options=numbers, mode=dropdown)
+                probatio.Required(
+                    CONF_ASSIST_PIPELINE, default=PREFERRED
+                ): self._pipeline_selector(),
+                probatio.Required(CONF_ASSIST_NUMBER): number_selector(
+                    self._numbers.values()
                 ),
                 probatio.Required(CONF_ASSIST_DIAL_IN, default=NO_DIAL_IN): (
-                    SelectSelector(
-                        SelectSelectorConfig(
-                            options=[
-                                SelectOptionDict(value=NO_DIAL_IN, label="-"),
-                                *numbers,
-                            ],
-                            mode=dropdown,
-                        )
+                    number_selector(
+                        self._numbers.values(),
+                        no_dial_in,
+                        translation_key=CONF_ASSIST_DIAL_IN,
                     )
                 ),
-                probatio.Required(CONF_ASSIST_CALLERS): TextSelector(
-                    TextSelectorConfig(multiple=True)
-                ),
-                probatio.Optional(
-                    CONF_ASSIST_GREETING, default=DEFAULT_ASSIST_GREETING
-                ): TextSelector(),
+                **_CALLERS_AND_GREETING,
+            }
+        )
+
+    def _settings_schema(self) -> probatio.Schema:
+        """Return what can change later: the numbers stay (they were taken over)."""
+        return probatio.Schema(
+            {
+                probatio.Required(
+                    CONF_ASSIST_PIPELINE, default=PREFERRED
+                ): self._pipeline_selector(),
+                **_CALLERS_AND_GREETING,
             }
         )
 
@@ -137,15 +170,9 @@ class AssistSubentryFlow(ConfigSubentryFlow):
         # Both are selects of self._numbers: the schema refused anything else.
         if dial_in_id == number_id:
             return {CONF_ASSIST_DIAL_IN: "same_number"}
-        callers: list[str] = []
-        try:
-            for caller in user_input.get(CONF_ASSIST_CALLERS) or []:
-                if caller.strip() and (n := normalize_number(caller)) not in callers:
-                    callers.append(n)
-        except InvalidNumberError:
-            return {CONF_ASSIST_CALLERS: "invalid_number"}
-        if not callers or len(callers) > MAX_CALLERS:
-            return {CONF_ASSIST_CALLERS: "callers_count"}
+        callers, error = _callers(user_input)
+        if error:
+            return {CONF_ASSIST_CALLERS: error}
         token = new_token()
         if websocket_url(self.hass, token) is None:
             return {"base": "no_public_url"}
@@ -192,7 +219,47 @@ class AssistSubentryFlow(ConfigSubentryFlow):
             if subentry.unique_id == self._data[CONF_ASSIST_NUMBER_ID]:
                 return self.async_abort(reason="already_configured")
         return self.async_create_entry(
-            title=f"Assist by phone {self._data[CONF_ASSIST_NUMBER]}",
+            # The number, as for Incoming calls and SMS: the page already
+            # groups it under "Assist by phone".
+            title=self._data[CONF_ASSIST_NUMBER],
             data=self._data,
             unique_id=self._data[CONF_ASSIST_NUMBER_ID],
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change the pipeline, the allowed callers and the greeting; the numbers stay."""
+        subentry = self._get_reconfigure_subentry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            callers, error = _callers(user_input)
+            if error:
+                errors[CONF_ASSIST_CALLERS] = error
+            else:
+                pipeline = user_input[CONF_ASSIST_PIPELINE]
+                return self.async_update_and_abort(
+                    self._get_entry(),
+                    subentry,
+                    data={
+                        **subentry.data,
+                        CONF_ASSIST_PIPELINE: None
+                        if pipeline == PREFERRED
+                        else pipeline,
+                        CONF_ASSIST_CALLERS: callers,
+                        CONF_ASSIST_GREETING: user_input.get(CONF_ASSIST_GREETING)
+                        or DEFAULT_ASSIST_GREETING,
+                    },
+                )
+        current = {
+            **subentry.data,
+            CONF_ASSIST_PIPELINE: subentry.data.get(CONF_ASSIST_PIPELINE) or PREFERRED,
+        }
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                self._settings_schema(), user_input or current
+            ),
+            errors=errors,
+            description_placeholders={"number": subentry.title},
         )

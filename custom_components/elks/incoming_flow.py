@@ -10,7 +10,6 @@ from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.helpers.selector import (
     BooleanSelector,
-    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -44,7 +43,7 @@ from .incoming_settings import (
     check_settings,
 )
 from .models import IncomingAction, NoAnswerAction, NumberField
-from .numbers import describe_target, points_at_us
+from .numbers import describe_target, number_selector, points_at_us
 from .runtime import ElksConfigEntry
 
 _PHONES = TextSelector(TextSelectorConfig(type=TextSelectorType.TEL, multiple=True))
@@ -121,18 +120,12 @@ class IncomingCallSubentryFlow(ConfigSubentryFlow):
             if self._previous:
                 return await self.async_step_take_over()
             return await self.async_step_settings()
-        options = [
-            SelectOptionDict(
-                value=n.id, label=f"{n.number} ({n.name})" if n.name else n.number
-            )
-            for n in self._numbers.values()
-        ]
         return self.async_show_form(
             step_id="user",
             data_schema=probatio.Schema(
                 {
-                    probatio.Required(CONF_NUMBER_ID): SelectSelector(
-                        SelectSelectorConfig(options=options)
+                    probatio.Required(CONF_NUMBER_ID): number_selector(
+                        self._numbers.values()
                     )
                 }
             ),

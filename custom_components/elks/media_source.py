@@ -14,7 +14,13 @@ from homeassistant.components.media_source import (
 from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
-from .recordings import RECORDING_PATH, list_recordings, recordings_dir, valid_name
+from .recordings import (
+    RECORDING_PATH,
+    list_recordings,
+    recording_title,
+    recordings_dir,
+    valid_name,
+)
 
 _WAV = "audio/wav"
 
@@ -70,7 +76,7 @@ class ElksMediaSource(MediaSource):
                     identifier=f"{entry.entry_id}/{name}",
                     media_class=MediaClass.MUSIC,
                     media_content_type=_WAV,
-                    title=name.removesuffix(".wav"),
+                    title=recording_title(name),
                     can_play=True,
                     can_expand=False,
                 )

@@ -20,6 +20,12 @@ from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.translation import async_get_exception_message
 
@@ -54,6 +60,42 @@ def points_at_us(
     except ValueError:
         return False
     return path.rstrip("/") == f"/api/webhook/{webhook_id}"
+
+
+def number_selector(
+    numbers: Iterable[PhoneNumber],
+    *extra: SelectOptionDict,
+    translation_key: str | None = None,
+) -> SelectSelector:
+    """Return the flows' number picker: each number with its 46elks name.
+
+    ``extra`` options come first; ``translation_key`` translates their labels.
+    """
+    config = SelectSelectorConfig(
+        options=[
+            *extra,
+            *(
+                SelectOptionDict(
+                    value=n.id, label=f"{n.number} ({n.name})" if n.name else n.number
+                )
+                for n in numbers
+            ),
+        ],
+        mode=SelectSelectorMode.DROPDOWN,
+    )
+    if translation_key:
+        config["translation_key"] = translation_key
+    return SelectSelector(config)
+
+
+def sms_unique_id(number_id: str) -> str:
+    """Return an Incoming SMS subentry's unique id.
+
+    Home Assistant keeps subentry unique ids unique across all kinds of an
+    entry: the number's calls (Incoming calls, Assist by phone: the number id)
+    and its SMS must not share one.
+    """
+    return f"{number_id}/{NumberField.SMS_URL}"
 
 
 def describe_target(value: str | None) -> str:

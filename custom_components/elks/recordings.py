@@ -1,14 +1,14 @@
 """Recordings of callers nobody answered: kept as WAV files, served to the media browser.
 
 Files live in ``<config>/elks_recordings/<entry id>/`` as
-``<time>_<call id>.wav`` (the time sorts them). The newest
+``<time>_<call id>.wav`` (the time, UTC, sorts them). The newest
 ``RECORDINGS_KEPT`` per account are kept. The view serving them needs a
 logged-in user or a signed path, as media-source URLs get.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 import re
@@ -17,6 +17,7 @@ from aiohttp import web
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import HomeAssistantView
+from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .api import parse_timestamp
@@ -36,6 +37,12 @@ _VIEW_REGISTERED: HassKey[bool] = HassKey(f"{DOMAIN}_recording_view")
 def valid_name(entry_id: str, name: str) -> bool:
     """Whether ``entry_id``/``name`` can be one of our recordings (no path tricks)."""
     return bool(_ENTRY_ID.match(entry_id) and _NAME.match(name))
+
+
+def recording_title(name: str) -> str:
+    """Return what the media browser shows for a recording: when, in local time."""
+    when = datetime.strptime(name[:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return f"{dt_util.as_local(when):%Y-%m-%d %H:%M:%S}"
 
 
 def recordings_dir(hass: HomeAssistant, entry_id: str) -> Path:
@@ -71,8 +78,8 @@ async def async_save_recording(
     hass: HomeAssistant, entry_id: str, call_id: str, created: str, audio: bytes
 ) -> str:
     """Save a WAV recording; return its media-source id."""
-    when = parse_timestamp(created) or datetime.now()
-    name = f"{when:%Y%m%dT%H%M%S}_{call_id}.wav"
+    when = parse_timestamp(created) or dt_util.utcnow()
+    name = f"{when.astimezone(UTC):%Y%m%dT%H%M%S}_{call_id}.wav"
     await hass.async_add_executor_job(
         _write, recordings_dir(hass, entry_id), name, audio
     )

@@ -13,12 +13,9 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.helpers.selector import (
-    SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
+    TextSelectorType,
 )
 
 from .api import ElksError, InvalidNumberError, PhoneNumber
@@ -31,9 +28,17 @@ from .const import (
 )
 from .incoming_sms import parse_allowed_senders
 from .models import NumberField
-from .numbers import describe_target, points_at_us
+from .numbers import describe_target, number_selector, points_at_us, sms_unique_id
 
-_ALLOWED_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
+# One field per number, as for the allowed callers of the other flows.
+_ALLOWED_SELECTOR = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.TEL, multiple=True)
+)
+
+
+def _allowed(user_input: dict[str, Any]) -> list[str]:
+    """Return the allowed senders typed, normalised (raises InvalidNumberError)."""
+    return parse_allowed_senders(",".join(user_input.get(CONF_ALLOWED_SENDERS) or []))
 
 
 class IncomingSmsSubentryFlow(ConfigSubentryFlow):
@@ -67,9 +72,7 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                self._allowed = parse_allowed_senders(
-                    user_input.get(CONF_ALLOWED_SENDERS, "")
-                )
+                self._allowed = _allowed(user_input)
             except InvalidNumberError:
                 errors[CONF_ALLOWED_SENDERS] = "invalid_allowed_senders"
             else:
@@ -84,18 +87,10 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
         )
 
     def _user_schema(self) -> probatio.Schema:
-        options = [
-            SelectOptionDict(
-                value=n.id, label=f"{n.number} ({n.name})" if n.name else n.number
-            )
-            for n in self._numbers.values()
-        ]
         return probatio.Schema(
             {
-                probatio.Required(CONF_NUMBER_ID): SelectSelector(
-                    SelectSelectorConfig(
-                        options=options, mode=SelectSelectorMode.DROPDOWN
-                    )
+                probatio.Required(CONF_NUMBER_ID): number_selector(
+                    self._numbers.values()
                 ),
                 probatio.Optional(CONF_ALLOWED_SENDERS): _ALLOWED_SELECTOR,
             }
@@ -119,7 +114,7 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
         if user_input is not None or not elsewhere:
             return self.async_create_entry(
                 title=number.number,
-                unique_id=number.id,
+                unique_id=sms_unique_id(number.id),
                 data={
                     CONF_NUMBER_ID: number.id,
                     CONF_RECIPIENT_NUMBER: number.number,
@@ -143,9 +138,7 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                allowed = parse_allowed_senders(
-                    user_input.get(CONF_ALLOWED_SENDERS, "")
-                )
+                allowed = _allowed(user_input)
             except InvalidNumberError:
                 errors[CONF_ALLOWED_SENDERS] = "invalid_allowed_senders"
             else:
@@ -154,7 +147,7 @@ class IncomingSmsSubentryFlow(ConfigSubentryFlow):
                     subentry,
                     data={**subentry.data, CONF_ALLOWED_SENDERS: allowed},
                 )
-        current = "\n".join(subentry.data.get(CONF_ALLOWED_SENDERS) or [])
+        current = list(subentry.data.get(CONF_ALLOWED_SENDERS) or [])
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(

@@ -258,3 +258,74 @@ async def _wait_calls(live_hass: LiveHass, count: int) -> None:
             await asyncio.sleep(0.1)
         for call in list(live_hass.stack.sim.calls.values()):
             await call.finished.wait()
+
+
+def _subentry_ids(live_hass: LiveHass, entry_id: str, kind: str) -> list[str]:
+    entries = live_hass.ws(
+        {"type": "config_entries/subentries/list", "entry_id": entry_id}
+    )
+    return [e["subentry_id"] for e in entries if e["subentry_type"] == kind]
+
+
+def _open_subentry_flow(page: Page, live_hass: LiveHass, label: str) -> Locator:
+    page.goto(f"{live_hass.url}/config/integrations/integration/elks")
+    page.get_by_role("button", name=label).click()
+    return _flow_dialog(page)
+
+
+def test_one_number_for_calls_and_sms(page: Page, live_hass: LiveHass) -> None:
+    """Incoming calls, then Incoming SMS on the same number: every text translated."""
+    name = "number_flows"
+    seed = live_hass.stack.seed
+    # The number's calls go elsewhere now: the flow asks, showing the host only.
+    seed.voice_number.voice_start = "https://old.example.com/secret-path"
+    entry_id = live_hass.add_elks()
+    calls = EN["config_subentries"]["incoming_call"]
+    sms = EN["config_subentries"]["incoming_sms"]
+
+    dialog = _open_subentry_flow(page, live_hass, calls["initiate_flow"]["user"])
+    dialog.get_by_text(calls["step"]["user"]["description"]).wait_for()
+    shot(page, name, "1-calls-number")
+    text = _assert_readable(dialog, "number_id")
+    assert calls["step"]["user"]["data_description"]["number_id"] in text
+    assert seed.voice_number.number in text
+    dialog.get_by_role("button", name="Submit").click()
+    title = calls["step"]["take_over"]["title"].format(number=seed.voice_number.number)
+    dialog.get_by_text(title).wait_for()
+    shot(page, name, "2-calls-take-over")
+    text = _assert_readable(dialog)
+    assert "old.example.com" in text and "secret-path" not in text, text
+    dialog.get_by_role("button", name="Submit").click()
+    settings = calls["step"]["settings"]
+    dialog.get_by_text(settings["data"]["allow_anyone"]).first.wait_for()
+    shot(page, name, "3-calls-settings")
+    text = _assert_readable(dialog, *settings["data"])
+    for label in settings["data"].values():
+        assert label in text, (label, text)
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.get_by_text(calls["error"]["nobody_allowed"]).wait_for()
+    dialog.get_by_text(settings["data"]["allow_anyone"]).first.click()
+    expect(dialog.get_by_role("switch").first).to_be_checked()
+    dialog.get_by_role("button", name="Submit").click()
+    _finish(page, dialog)
+    assert len(_subentry_ids(live_hass, entry_id, "incoming_call")) == 1
+
+    dialog = _open_subentry_flow(page, live_hass, sms["initiate_flow"]["user"])
+    user = sms["step"]["user"]
+    dialog.get_by_text(user["data_description"]["number_id"]).wait_for()
+    shot(page, name, "4-sms-number")
+    text = _assert_readable(dialog, "number_id", "allowed_senders")
+    # The voice number takes SMS too, besides its calls.
+    assert seed.voice_number.number in text, text
+    allowed = f"Add {user['data']['allowed_senders']}"
+    dialog.get_by_role("button", name=allowed).click()
+    dialog.get_by_role("textbox", name=user["data"]["allowed_senders"]).fill("0701")
+    dialog.get_by_role("button", name="Submit").click()
+    dialog.get_by_text(sms["error"]["invalid_allowed_senders"]).wait_for()
+    shot(page, name, "5-sms-bad-sender")
+    dialog.get_by_role("textbox", name=user["data"]["allowed_senders"]).fill(CALLEE)
+    dialog.get_by_role("button", name="Submit").click()
+    _finish(page, dialog)
+    assert len(_subentry_ids(live_hass, entry_id, "incoming_sms")) == 1
+    page.get_by_text(sms["entry_type"], exact=True).first.wait_for()
+    shot(page, name, "6-integration-page")

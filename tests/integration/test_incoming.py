@@ -588,6 +588,12 @@ async def test_unanswered_forward_records_to_the_media_browser(
         hass, f"media-source://elks/{entry.entry_id}"
     )
     assert [child.media_content_id for child in browsed.children] == [media_id]
+    # Named by when it was recorded (the file name's UTC time), shown in
+    # Home Assistant's time zone, without the call id.
+    recorded = dt_util.parse_datetime(media_id.rsplit("/", 1)[1][:15] + "Z")
+    assert recorded is not None
+    [child] = browsed.children
+    assert child.title == f"{dt_util.as_local(recorded):%Y-%m-%d %H:%M:%S}"
     root = await media_source.async_browse_media(hass, "media-source://elks")
     assert [child.title for child in root.children] == ["Home"]
     played = await media_source.async_resolve_media(hass, media_id, None)
@@ -1153,12 +1159,13 @@ async def test_flow_skips_numbers_taken_and_forgets_our_own_url(
         subentries_data=[
             # Assist by phone takes the caller id number's calls.
             ConfigSubentryData(
+                # Assist by phone, as its flow stores it.
                 data={
                     CONF_ASSIST_NUMBER: CALLER_ID,
                     CONF_ASSIST_NUMBER_ID: caller_id.id,
                     CONF_ASSIST_TOKEN: "t" * 32,
                     CONF_ASSIST_PIPELINE: "preferred",
-                    CONF_ASSIST_CALLERS: [],
+                    CONF_ASSIST_CALLERS: [FRIEND],
                 },
                 subentry_type=SUBENTRY_ASSIST,
                 title=CALLER_ID,

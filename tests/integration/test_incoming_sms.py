@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 
-from .conftest import ANSWERS, BUSY, SMS_ONLY, WEBHOOK_ID, Elks
+from .conftest import ANSWERS, BUSY, CALLER_ID, SMS_ONLY, WEBHOOK_ID, Elks
 from .roads import CloudRelay, Restarter, Road, deliver
 
 OLD_TARGET = "https://old.example.com/sms?token=not-for-your-eyes"
@@ -88,7 +88,7 @@ async def test_flow_claims_the_number_and_removal_gives_it_back(
     [sub] = [
         s for s in loaded_entry.subentries.values() if s.subentry_type == "incoming_sms"
     ]
-    assert sub.unique_id == number.id
+    assert sub.unique_id == f"{number.id}/sms_url"
     assert sub.data == {
         "number_id": number.id,
         "number": SMS_ONLY,
@@ -190,12 +190,12 @@ async def test_allow_list(
 ) -> None:
     """With an allow-list, only its senders fire; the list can be changed."""
     result = await add_incoming(
-        hass, loaded_entry, sms_number(elks).id, allowed_senders="070 oops"
+        hass, loaded_entry, sms_number(elks).id, allowed_senders=["070 oops"]
     )
     assert result["errors"] == {"allowed_senders": "invalid_allowed_senders"}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"],
-        {"number_id": sms_number(elks).id, "allowed_senders": "+46 70-000 01 01\n"},
+        {"number_id": sms_number(elks).id, "allowed_senders": ["+46 70-000 01 01", ""]},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -211,12 +211,15 @@ async def test_allow_list(
     ]
     runtime = loaded_entry.runtime_data
     result = await loaded_entry.start_subentry_reconfigure_flow(hass, sub.subentry_id)
+    # The list shows one field per number, as typed in the first step.
+    [key] = result["data_schema"].schema
+    assert key.description == {"suggested_value": [ANSWERS]}
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"allowed_senders": f"{ANSWERS}, not a number"}
+        result["flow_id"], {"allowed_senders": [ANSWERS, "not a number"]}
     )
     assert result["errors"] == {"allowed_senders": "invalid_allowed_senders"}
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"allowed_senders": f"{ANSWERS}, {BUSY}"}
+        result["flow_id"], {"allowed_senders": [ANSWERS, BUSY]}
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
@@ -292,3 +295,45 @@ async def test_flow_needs_46elks(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "cannot_connect"
+
+
+async def test_one_number_takes_calls_and_sms(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A number with Incoming calls can get Incoming SMS too; it is offered once per kind."""
+    [number] = [n for n in elks.sim.numbers.values() if n.number == CALLER_ID]
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, "incoming_call"), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"number_id": number.id}
+    )
+    assert result["step_id"] == "settings"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "allow_anyone": True,
+            "allowed_action": "reject",
+            "unknown_action": "reject",
+            "no_answer": "record",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    result = await add_incoming(hass, loaded_entry, number.id)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    assert number.voice_start is not None
+    assert number.sms_url is not None
+    assert f"/api/webhook/{WEBHOOK_ID}?" in number.sms_url
+    # Each kind offers the number no more.
+    for kind in ("incoming_call", "incoming_sms"):
+        result = await hass.config_entries.subentries.async_init(
+            (loaded_entry.entry_id, kind), context={"source": "user"}
+        )
+        if result["type"] is FlowResultType.FORM:
+            offered = result["data_schema"].schema["number_id"].config["options"]
+            assert number.id not in [o["value"] for o in offered], kind
+        else:
+            assert result["type"] is FlowResultType.ABORT, result

@@ -68,6 +68,7 @@ def test_exception_and_issue_keys_exist(key: str) -> None:
         or key in english["issues"]
         or key in english["entity"]["sensor"]
         or key in english["entity"]["event"]
+        or key in english["selector"]
     )
 
 
@@ -168,3 +169,64 @@ def test_entity_attributes_have_names() -> None:
         assert keys <= event_names.keys(), keys - event_names.keys()
         outcomes = {str(o) for o in models.CallOutcome}
         assert outcomes <= event_names["outcome"]["state"].keys()
+
+
+# The subentry flows of the number features, by subentry type.
+NUMBER_FLOWS = {
+    "incoming_call": ("incoming_flow.py", "incoming_settings.py"),
+    "incoming_sms": ("sms_flow.py",),
+    "assist": ("assist_flow.py",),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NUMBER_FLOWS))
+def test_number_flows_have_every_text(kind: str) -> None:
+    """Each step, field, error and abort of a number flow reads in words, in English and Swedish.
+
+    Home Assistant aborts a subentry flow with ``already_configured`` when a
+    unique id is taken (by a subentry of any kind), and with
+    ``reconfigure_successful`` after a reconfigure step: those need texts too.
+    """
+    from custom_components.elks import const  # noqa: PLC0415
+
+    source = "\n".join((COMPONENT / name).read_text() for name in NUMBER_FLOWS[kind])
+    steps = re.findall(r'step_id="(\w+)"', source)
+    reasons = set(re.findall(r'reason="(\w+)"', source))
+    if "unique_id=" in source:
+        reasons.add("already_configured")
+    if "async_update_and_abort" in source:
+        reasons.add("reconfigure_successful")
+    errors = set(re.findall(r':\s*"(\w+)"\}', source))
+    errors |= set(re.findall(r'errors\[[^]]+\] = "(\w+)"', source))
+    errors |= set(re.findall(r'SettingsError\(\w+, "(\w+)"\)', source))
+    fields = {
+        getattr(const, name)
+        for name in re.findall(
+            r"probatio\.(?:Required|Optional)\(\s*(CONF_\w+)", source
+        )
+    }
+    assert steps and reasons and errors and fields, (steps, reasons, errors, fields)
+    for language in ("en", "sv"):
+        texts = _load(language)["config_subentries"][kind]
+        assert texts["initiate_flow"]["user"] and texts["entry_type"]
+        shown: set[str] = set()
+        for step in steps:
+            assert texts["step"][step]["title"], (language, step)
+            data = texts["step"][step].get("data", {})
+            shown |= data.keys()
+            # Every field explains itself under its label.
+            assert (
+                data.keys() <= texts["step"][step].get("data_description", {}).keys()
+            ), (
+                language,
+                step,
+            )
+        assert fields <= shown, (language, fields - shown)
+        assert reasons <= texts["abort"].keys(), (
+            language,
+            reasons - texts["abort"].keys(),
+        )
+        assert errors - {"base"} <= texts.get("error", {}).keys() | {"base"}, (
+            language,
+            errors,
+        )

@@ -18,13 +18,14 @@ from custom_components.elks.const import (
     CONF_ASSIST_CALLERS,
     CONF_ASSIST_DIAL_IN,
     CONF_ASSIST_NUMBER,
+    CONF_ASSIST_NUMBER_ID,
     CONF_ASSIST_PIPELINE,
     CONF_ASSIST_TOKEN,
     SUBENTRY_ASSIST,
 )
 from elks_simulator import Number
 from elks_simulator.websocket import WebSocketCaller, websocket_url
-from homeassistant.config_entries import ConfigSubentry
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from tests.integration.conftest import Elks
@@ -107,6 +108,8 @@ async def test_flow_points_the_numbers_here_and_dialling_in_reaches_assist(
     websocket, dial_in = numbers(elks)
     subentry = await add_assist(hass, loaded_entry, pipeline_id, websocket, dial_in)
     assert subentry.data[CONF_ASSIST_CALLERS] == [ALLOWED]
+    # Named by its number, like the other number subentries.
+    assert subentry.title == WEBSOCKET_NUMBER
     token = subentry.data[CONF_ASSIST_TOKEN]
     base = str(hass_http.make_url("")).rstrip("/").replace("http", "ws", 1)
     assert websocket.voice_start == f"{base}{ASSIST_PATH}/{token}"
@@ -163,8 +166,87 @@ async def test_flow_checks_callers_numbers_and_the_public_url(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert (websocket.voice_start or "").startswith("wss://home.example/api/elks/")
-    # Its calls are taken now: not offered again, by this or another flow.
+    # Its calls are Assist's now: the number is offered no more.
     result = await start_flow(hass, loaded_entry)
     offered = result["data_schema"].schema[CONF_ASSIST_NUMBER].config["options"]
-    assert websocket.id not in [option["value"] for option in offered]
-    assert offered
+    assert websocket.id not in [o["value"] for o in offered]
+    assert [o["value"] for o in offered]
+
+
+async def test_flow_skips_a_number_incoming_calls_take(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    pipeline_id: str,
+) -> None:
+    """A number whose calls Incoming calls answers is offered neither as websocket nor dial-in number."""
+    websocket, dial_in = numbers(elks)
+    result = dict(
+        await hass.config_entries.subentries.async_init(
+            (loaded_entry.entry_id, "incoming_call"), context={"source": "user"}
+        )
+    )
+    result = await configure(hass, result["flow_id"], {"number_id": websocket.id})
+    result = await configure(
+        hass,
+        result["flow_id"],
+        {
+            "allow_anyone": True,
+            "allowed_action": "reject",
+            "unknown_action": "reject",
+            "no_answer": "record",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    result = await start_flow(hass, loaded_entry)
+    schema = result["data_schema"].schema
+    for field in (CONF_ASSIST_NUMBER, "dial_in_number"):
+        offered = [o["value"] for o in schema[field].config["options"]]
+        assert websocket.id not in offered, field
+        assert dial_in.id in offered, field
+
+
+async def test_reconfigure_changes_callers_without_a_reload(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    pipeline_id: str,
+) -> None:
+    """Allowed callers, pipeline and greeting change in place; the numbers stay."""
+    websocket, dial_in = numbers(elks)
+    subentry = await add_assist(hass, loaded_entry, pipeline_id, websocket, dial_in)
+    runtime = loaded_entry.runtime_data
+    voice_start = websocket.voice_start
+    result = dict(
+        await loaded_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    )
+    assert result["step_id"] == "reconfigure"
+    shown = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description
+    }
+    assert shown[CONF_ASSIST_CALLERS] == [ALLOWED]
+    assert shown[CONF_ASSIST_PIPELINE] == pipeline_id
+    result = await configure(
+        hass,
+        result["flow_id"],
+        {CONF_ASSIST_PIPELINE: "preferred", CONF_ASSIST_CALLERS: ["0701"]},
+    )
+    assert result["errors"] == {CONF_ASSIST_CALLERS: "invalid_number"}
+    result = await configure(
+        hass,
+        result["flow_id"],
+        {CONF_ASSIST_PIPELINE: "preferred", CONF_ASSIST_CALLERS: ["+46 70 222 22 22"]},
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    data = loaded_entry.subentries[subentry.subentry_id].data
+    assert data[CONF_ASSIST_CALLERS] == ["+46702222222"]
+    assert data[CONF_ASSIST_PIPELINE] is None
+    assert data[CONF_ASSIST_NUMBER_ID] == websocket.id
+    # Read at each call: no reload (it would interrupt escalations).
+    assert loaded_entry.runtime_data is runtime
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    assert websocket.voice_start == voice_start
