@@ -42,7 +42,7 @@ async def test_two_flows_for_one_number(
     hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry, pipeline_id: str
 ) -> None:
     """Two flows offered the same free number: the second one to finish stops."""
-    websocket, _ = numbers(elks)
+    websocket, other = numbers(elks)
     first = await start_flow(hass, loaded_entry)
     second = await start_flow(hass, loaded_entry)
     form = {
@@ -55,3 +55,12 @@ async def test_two_flows_for_one_number(
     result = await configure(hass, second["flow_id"], form)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+    # Another free number still can be taken beside the first.
+    result = await configure(
+        hass,
+        (await start_flow(hass, loaded_entry))["flow_id"],
+        form | {CONF_ASSIST_NUMBER: other.id},
+    )
+    assert result["step_id"] == "confirm"  # it leads elsewhere now
+    result = await configure(hass, result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY

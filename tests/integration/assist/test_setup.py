@@ -238,7 +238,11 @@ async def test_reconfigure_changes_callers_without_a_reload(
     result = await configure(
         hass,
         result["flow_id"],
-        {CONF_ASSIST_PIPELINE: "preferred", CONF_ASSIST_CALLERS: ["+46 70 222 22 22"]},
+        {
+            CONF_ASSIST_PIPELINE: "preferred",
+            # Blank and repeated entries count once.
+            CONF_ASSIST_CALLERS: ["+46 70 222 22 22", " ", "+46702222222"],
+        },
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
