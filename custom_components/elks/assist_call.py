@@ -206,6 +206,9 @@ class AssistCall:
         from homeassistant.components.assist_pipeline.error import PipelineError  # noqa: PLC0415
         from homeassistant.components.assist_pipeline.models import PipelineStage  # noqa: PLC0415
 
+        if not self._can_answer():
+            turn.error = PIPELINE_ERROR
+            return
         try:
             await assist_pipeline.async_pipeline_from_audio_stream(
                 self._hass,
@@ -225,9 +228,24 @@ class AssistCall:
                 end_stage=PipelineStage.STT,
             )
         except PipelineError as err:
-            # No such pipeline, or one without speech-to-text.
+            # No such pipeline, or one without speech-to-text or text-to-speech.
             LOGGER.debug("Assist call: %s", err)
             turn.error = PIPELINE_ERROR
+
+    def _can_answer(self) -> bool:
+        """Whether the pipeline has text-to-speech.
+
+        A speech-to-text run does not check it: a pipeline that could never
+        answer ends the call before the caller talks.
+        """
+        from homeassistant.components.assist_pipeline.error import PipelineError  # noqa: PLC0415
+        from homeassistant.components.assist_pipeline.pipeline import async_get_pipeline  # noqa: PLC0415
+
+        try:
+            pipeline = async_get_pipeline(self._hass, self._settings.pipeline_id)
+        except PipelineError:
+            return False
+        return pipeline.tts_engine is not None
 
     async def _respond(self, turn: _Turn) -> None:
         """Run the pipeline's conversation agent and text-to-speech on the text."""

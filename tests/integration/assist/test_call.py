@@ -406,6 +406,26 @@ async def test_pipeline_without_speech_to_text_ends_the_call(
     assert "Traceback" not in caplog.text
 
 
+async def test_pipeline_without_text_to_speech_ends_the_call_before_listening(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    pipeline_id: str,
+    engines: Engines,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A pipeline that could listen but never answer ends the call at once."""
+    pipeline = async_get_pipeline(hass, pipeline_id)
+    await async_update_pipeline(hass, pipeline, tts_engine=None)
+    caller = phone(hass_http)
+    assert await caller.connect()
+    await caller.wait_for("bye")
+    await caller.closed.wait()
+    assert caller.types() == ["listening", "bye"]
+    assert engines.heard == []
+    assert "cannot run" in caplog.text
+
+
 async def test_only_46elks_sources_refuses_other_addresses(
     hass: HomeAssistant,
     hass_http: TestClient,
