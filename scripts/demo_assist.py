@@ -128,7 +128,8 @@ async def _transcript(ws: Any, pipeline_id: str) -> tuple[str, str]:
             elif event["type"] == "intent-end":
                 speech = data["intent_output"]["response"]["speech"]
                 answer = speech.get("plain", {}).get("speech", "?")
-        if heard != "?":
+        # Speech-to-text and the answer are two runs of the same turn.
+        if "?" not in (heard, answer):
             break
     return heard, answer
 

@@ -1,9 +1,10 @@
 """One phone call talking to Assist over 46elks' call-audio WebSocket.
 
 The caller's audio (16 kHz PCM, as 46elks sends it with ``listening`` in
-``pcm_16000``) feeds one Assist pipeline run per turn: speech-to-text until
-the pipeline's voice activity detection hears the end of the sentence, then
-the conversation agent and text-to-speech. The answer is sent back while the
+``pcm_16000``) feeds an Assist pipeline run of speech-to-text until the
+pipeline's voice activity detection hears the end of the sentence; unless
+the sentence is a goodbye, a second run gives its text to the conversation
+agent and text-to-speech. The answer is sent back while the
 next turn already listens, so that the caller can talk over it (barge-in:
 ``interrupt`` clears what 46elks still has to play). The conversation id of
 the first answer is kept for the following turns.
@@ -187,11 +188,27 @@ class AssistCall:
         await self._ws.close()
 
     async def _turn(self) -> _Turn:
-        """Run the pipeline once: STT of the next sentence, intent, TTS."""
+        """Listen to the next sentence; answer it unless it is a goodbye.
+
+        Two pipeline runs, so that a goodbye never reaches the conversation
+        agent (it may be a paid LLM that acts on what it gets) and no answer
+        is rendered that nobody would hear.
+        """
+        turn = _Turn()
+        await self._listen(turn)
+        if turn.error is None and turn.text and not _is_goodbye(turn.text):
+            await self._respond(turn)
+        return turn
+
+    async def _listen(self, turn: _Turn) -> None:
+        """Run the pipeline's speech-to-text on the caller's next sentence."""
         from homeassistant.components import assist_pipeline, stt  # noqa: PLC0415
         from homeassistant.components.assist_pipeline.error import PipelineError  # noqa: PLC0415
+        from homeassistant.components.assist_pipeline.models import PipelineStage  # noqa: PLC0415
 
-        turn = _Turn()
+        if not self._can_answer():
+            turn.error = PIPELINE_ERROR
+            return
         try:
             await assist_pipeline.async_pipeline_from_audio_stream(
                 self._hass,
@@ -208,13 +225,59 @@ class AssistCall:
                 stt_stream=self._caller_audio(),
                 pipeline_id=self._settings.pipeline_id,
                 conversation_id=self._conversation_id,
-                tts_audio_output={"preferred_format": "wav"},
+                end_stage=PipelineStage.STT,
             )
         except PipelineError as err:
             # No such pipeline, or one without speech-to-text or text-to-speech.
             LOGGER.debug("Assist call: %s", err)
             turn.error = PIPELINE_ERROR
-        return turn
+
+    def _can_answer(self) -> bool:
+        """Whether the pipeline has text-to-speech.
+
+        A speech-to-text run does not check it: a pipeline that could never
+        answer ends the call before the caller talks.
+        """
+        from homeassistant.components.assist_pipeline.error import PipelineError  # noqa: PLC0415
+        from homeassistant.components.assist_pipeline.pipeline import async_get_pipeline  # noqa: PLC0415
+
+        try:
+            pipeline = async_get_pipeline(self._hass, self._settings.pipeline_id)
+        except PipelineError:
+            return False
+        return pipeline.tts_engine is not None
+
+    async def _respond(self, turn: _Turn) -> None:
+        """Run the pipeline's conversation agent and text-to-speech on the text."""
+        from homeassistant.components.assist_pipeline.error import PipelineError  # noqa: PLC0415
+        from homeassistant.components.assist_pipeline.models import PipelineStage  # noqa: PLC0415
+        from homeassistant.components.assist_pipeline.pipeline import (  # noqa: PLC0415
+            PipelineInput,
+            PipelineRun,
+            async_get_pipeline,
+        )
+        from homeassistant.helpers import chat_session  # noqa: PLC0415
+
+        try:
+            run = PipelineRun(
+                self._hass,
+                context=Context(user_id=self._settings.user_id),
+                pipeline=async_get_pipeline(self._hass, self._settings.pipeline_id),
+                start_stage=PipelineStage.INTENT,
+                end_stage=PipelineStage.TTS,
+                event_callback=self._on_event(turn),
+                tts_audio_output={"preferred_format": "wav"},
+            )
+            with chat_session.async_get_chat_session(
+                self._hass, self._conversation_id
+            ) as session:
+                await PipelineInput(
+                    run=run, session=session, intent_input=turn.text
+                ).execute(validate=True)
+        except PipelineError as err:
+            # The pipeline went away, or it has no text-to-speech.
+            LOGGER.debug("Assist call: %s", err)
+            turn.error = PIPELINE_ERROR
 
     def _on_event(self, turn: _Turn) -> Callable[[PipelineEvent], None]:
         from homeassistant.components.assist_pipeline import PipelineEventType  # noqa: PLC0415

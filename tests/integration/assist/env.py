@@ -39,7 +39,11 @@ from custom_components.elks.const import (
 from elks_simulator import Number
 from elks_simulator.websocket import WebSocketCaller
 from homeassistant.components import stt, tts
-from homeassistant.components.assist_pipeline import async_create_default_pipeline
+from homeassistant.components.assist_pipeline import (
+    PipelineEventType,
+    async_create_default_pipeline,
+)
+from homeassistant.components.assist_pipeline.runtime import KEY_ASSIST_PIPELINE
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.components.light import ColorMode, LightEntity
 from homeassistant.components.tts.const import DATA_TTS_MANAGER
@@ -228,6 +232,20 @@ async def async_setup_assist_world(hass: HomeAssistant, engines: Engines) -> str
     )
     assert pipeline is not None
     return pipeline.id
+
+
+def agent_got(hass: HomeAssistant, pipeline_id: str) -> list[str]:
+    """Return every text the pipeline gave its conversation agent, in order.
+
+    Read from the pipeline's own record of its runs (what its debug view shows).
+    """
+    runs = hass.data[KEY_ASSIST_PIPELINE].pipeline_debug.get(pipeline_id, {})
+    return [
+        event.data["intent_input"]
+        for run in runs.values()
+        for event in run.events
+        if event.type == PipelineEventType.INTENT_START and event.data
+    ]
 
 
 def assist_subentry(

@@ -21,6 +21,7 @@ from custom_components.elks.assist_call import AssistCall
 from custom_components.elks.const import (
     CONF_CALLER_ID,
     CONF_ONLY_46ELKS_SOURCES,
+    DEFAULT_ASSIST_GREETING,
     DOMAIN,
     LOGGER,
 )
@@ -35,6 +36,7 @@ from .env import (
     TOKEN,
     WEBSOCKET_NUMBER,
     Engines,
+    agent_got,
     assist_subentry,
     clip,
     phone,
@@ -129,6 +131,7 @@ async def test_two_turns_keep_the_conversation(
     hass_http: TestClient,
     assist_entry: MockConfigEntry,
     engines: Engines,
+    pipeline_id: str,
 ) -> None:
     """A second sentence continues the first one's conversation."""
     caller = phone(hass_http)
@@ -144,6 +147,10 @@ async def test_two_turns_keep_the_conversation(
 
     call = await hang_up(hass, caller)
     assert [text for _, text in engines.heard] == [
+        "turn on the kitchen light",
+        "turn off the kitchen light",
+    ]
+    assert agent_got(hass, pipeline_id) == [
         "turn on the kitchen light",
         "turn off the kitchen light",
     ]
@@ -286,18 +293,29 @@ async def test_goodbye_ends_the_call(
     hass_http: TestClient,
     assist_entry: MockConfigEntry,
     engines: Engines,
+    pipeline_id: str,
 ) -> None:
-    """Answer "goodbye" with a farewell and ``bye`` from Home Assistant."""
+    """A goodbye gets the farewell and ``bye``; the agent never gets the word.
+
+    The conversation agent may be a paid LLM that acts on what it gets, and
+    an answer to "goodbye" would be rendered for nobody.
+    """
     caller = phone(hass_http)
-    await greeted(caller)
+    synced = await greeted(caller)
     call = running_call(hass)
     await caller.say(clip("goodbye"))
     await caller.silence(1.5)
     await caller.wait_for("bye")
     await caller.closed.wait()
     await ended(call)
-    assert engines.spoken[-1] == "Goodbye."
-    assert caller.types()[-2:] == ["sync", "bye"]
+    assert [text for _, text in engines.heard] == ["goodbye"]
+    assert agent_got(hass, pipeline_id) == []
+    assert call.conversation_ids == []
+    assert engines.spoken == [DEFAULT_ASSIST_GREETING, assist_call.FAREWELL]
+    # After the greeting: the farewell's audio, its ``sync``, ``bye``; nothing else.
+    after = caller.types()[synced + 1 :]
+    assert after == ["audio"] * (len(after) - 2) + ["sync", "bye"]
+    assert caller.audio(synced) == wav_bytes(engines.answer_seconds)[44:]
 
 
 async def test_only_exposed_entities_are_reachable(
@@ -386,6 +404,26 @@ async def test_pipeline_without_speech_to_text_ends_the_call(
     await caller.closed.wait()
     assert "cannot run" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_pipeline_without_text_to_speech_ends_the_call_before_listening(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    pipeline_id: str,
+    engines: Engines,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A pipeline that could listen but never answer ends the call at once."""
+    pipeline = async_get_pipeline(hass, pipeline_id)
+    await async_update_pipeline(hass, pipeline, tts_engine=None)
+    caller = phone(hass_http)
+    assert await caller.connect()
+    await caller.wait_for("bye")
+    await caller.closed.wait()
+    assert caller.types() == ["listening", "bye"]
+    assert engines.heard == []
+    assert "cannot run" in caplog.text
 
 
 async def test_only_46elks_sources_refuses_other_addresses(
