@@ -100,6 +100,9 @@ class AssistCall:
         self._format: AudioFormat | None = None
         self._playing = False
         self._played_timer: CALLBACK_TYPE | None = None
+        # Set while nothing is playing: the farewell is heard before ``bye``.
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self._conversation_id: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # What happened, for logs and tests.
@@ -175,6 +178,8 @@ class AssistCall:
             self.turns += 1
             if _is_goodbye(turn.text):
                 await self._play(await self._speak(FAREWELL))
+                # 46elks may end the call at ``bye``: let it play first.
+                await self._quiet.wait()
                 break
             if turn.error in FATAL_ERRORS:
                 LOGGER.warning("Assist call: the Assist pipeline cannot run")
@@ -320,6 +325,7 @@ class AssistCall:
     @callback
     def _played(self, _now: Any = None) -> None:
         self._playing = False
+        self._quiet.set()
         if self._played_timer is not None:
             self._played_timer()
             self._played_timer = None
@@ -388,6 +394,7 @@ class AssistCall:
         await self._send(message(MessageType.SYNC))
         self._played()
         self._playing = True
+        self._quiet.clear()
         seconds = (
             audio.seconds if audio.seconds is not None else UNKNOWN_PLAYBACK_SECONDS
         )

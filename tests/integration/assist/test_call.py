@@ -9,6 +9,7 @@ arrived, and keeps "playing" an answer (no ``sync``) to talk over it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from aiohttp.test_utils import TestClient
@@ -316,6 +317,30 @@ async def test_goodbye_ends_the_call(
     after = caller.types()[synced + 1 :]
     assert after == ["audio"] * (len(after) - 2) + ["sync", "bye"]
     assert caller.audio(synced) == wav_bytes(engines.answer_seconds)[44:]
+
+
+async def test_farewell_plays_before_bye(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``bye`` waits until 46elks says the farewell was played: it may hang up at once."""
+    # Only 46elks' ``sync`` ends the playback here, never the fallback timer.
+    monkeypatch.setattr(assist_call, "PLAYBACK_SLACK_SECONDS", 3600.0)
+    caller = phone(hass_http)
+    await greeted(caller)
+    caller.hold_playback = True  # the phone is still playing the farewell
+    await caller.say(clip("goodbye"))
+    await caller.silence(1.5)
+    await caller.wait_for("sync", 2)
+    # A correct build never sends ``bye`` here; the timeout only bounds how
+    # long to look (a build that does sends it right after the ``sync``).
+    with pytest.raises(TimeoutError):
+        await caller.wait_for("bye", timeout=1.0)
+    await caller.send_raw(json.dumps({"t": "sync"}))
+    await caller.wait_for("bye")
+    assert caller.types()[-2:] == ["sync", "bye"]
 
 
 async def test_only_exposed_entities_are_reachable(
