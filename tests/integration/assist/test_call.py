@@ -114,7 +114,7 @@ async def hang_up(hass: HomeAssistant, caller: WebSocketCaller) -> AssistCall:
 
 async def ended(call: AssistCall) -> None:
     """Wait until Home Assistant ended ``call`` (the timeout only guards a hang)."""
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(300):
         await call.done.wait()
 
 
