@@ -296,7 +296,10 @@ async def test_goodbye_ends_the_call(
     await caller.wait_for("bye")
     await caller.closed.wait()
     await ended(call)
-    assert engines.spoken[-1] == "Goodbye."
+    # Not spoken[-1]: the pipeline renders its own answer to "goodbye" in
+    # the background (never played), in an executor thread that may finish
+    # after the farewell's on a busy machine.
+    assert engines.spoken.count("Goodbye.") == 1, engines.spoken
     assert caller.types()[-2:] == ["sync", "bye"]
 
 
