@@ -125,7 +125,7 @@ class WebSocketCaller:
             if m["t"] == "audio"
         )
 
-    async def wait_for(self, kind: str, count: int = 1, timeout: float = 30.0) -> int:
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 300.0) -> int:
         """Wait until ``count`` messages of type ``kind`` arrived; index of the last.
 
         Raises ``ConnectionError`` when the socket closes first; ``timeout``

@@ -66,7 +66,10 @@ DEFAULT_PLAY = "sound/beep"
 DEVELOP_ACCOUNT_ID = "u" + "46e1" * 8
 
 HASS_START_TIMEOUT = 180.0
-HASS_STOP_TIMEOUT = 30.0
+HASS_STOP_TIMEOUT = 120.0
+# Only guards against hangs: Home Assistant answers within a second when idle,
+# and within tens of seconds while it starts on a busy machine.
+WS_TIMEOUT = 120.0
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60)
 # Config entry states that still change without anybody doing anything.
 _SETTLING = {"not_loaded", "setup_in_progress", "unload_in_progress"}
@@ -435,7 +438,13 @@ class HassClient:
         async with asyncio.timeout(timeout):
             while True:
                 if (code := hass.exited()) is not None:
-                    raise DemoError(f"Home Assistant exited with code {code} at start")
+                    # Its console, not home-assistant.log: an early exit (say,
+                    # another instance holds .ha_run.lock) writes no log, and
+                    # the log there is the previous run's.
+                    console = "\n".join(tail(hass.console_file, 15))
+                    raise DemoError(
+                        f"Home Assistant exited with code {code} at start:\n{console}"
+                    )
                 try:
                     async with self.session.get(
                         f"{self.url}/api/onboarding",
@@ -601,11 +610,11 @@ class HassWebSocket:
     ) -> HassWebSocket:
         """Connect and authenticate."""
         ws = await session.ws_connect(f"{url}/api/websocket")
-        hello = await ws.receive_json(timeout=10)
+        hello = await ws.receive_json(timeout=WS_TIMEOUT)
         if hello.get("type") != "auth_required":
             raise DemoError(f"websocket: unexpected greeting {hello}")
         await ws.send_json({"type": "auth", "access_token": token})
-        reply = await ws.receive_json(timeout=10)
+        reply = await ws.receive_json(timeout=WS_TIMEOUT)
         if reply.get("type") != "auth_ok":
             raise DemoError(f"websocket: authentication failed: {reply}")
         return cls(ws)
@@ -637,7 +646,7 @@ class HassWebSocket:
         )
         self._results[self._next_id] = future
         await self._ws.send_json({"id": self._next_id, **message})
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(WS_TIMEOUT):
             reply = await future
         if not reply.get("success"):
             raise DemoError(f"websocket {message['type']}: {reply.get('error')}")
@@ -740,7 +749,7 @@ async def _next_event(
 
 
 async def _find_last_call_sensor(ws: HassWebSocket, entry_id: str) -> str:
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(WS_TIMEOUT):
         while True:
             entities = await ws.command({"type": "config/entity_registry/list"})
             for entity in entities:
@@ -966,7 +975,7 @@ async def _incoming_call(
     """Ring to trigger: a caller on the allow-list dials in, is rejected, the event fires."""
     number = stack.seed.voice_number
     await _add_incoming(api, entry_id, number.id)
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(WS_TIMEOUT):
         while not number.voice_start:
             await asyncio.sleep(0.1)
     print(f"  {number.number} now sends its calls to Home Assistant (incoming calls)")

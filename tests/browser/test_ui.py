@@ -8,9 +8,11 @@ misnamed translation) fails.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 from pathlib import Path
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
@@ -20,7 +22,8 @@ from elks_simulator import DEMO_PASSWORD, DEMO_USERNAME
 
 from .conftest import CALLEE, UI_TIMEOUT_MS, LiveHass, shot
 
-pytestmark = pytest.mark.timeout(300)
+# Only guards against hangs: a busy machine takes minutes for a start alone.
+pytestmark = pytest.mark.timeout(900)
 
 EN: dict[str, Any] = json.loads(
     (
@@ -51,6 +54,32 @@ def _assert_readable(locator: Locator, *raw_names: str) -> str:
             text,
         )
     return text
+
+
+def _read_when_shown(locator: Locator, labels: list[str], *raw_names: str) -> str:
+    """Wait until ``locator`` shows every one of ``labels``; return its text.
+
+    A step's title shows before its fields are rendered: the text is read
+    once the labels asserted on are there, not when a first element is.
+    The text is checked with :func:`_assert_readable` too.
+    """
+    for _ in range(UI_TIMEOUT_MS // 100):
+        if all(label in _text(locator) for label in labels):
+            break
+        locator.page.wait_for_timeout(100)
+    text = _assert_readable(locator, *raw_names)
+    missing = [label for label in labels if label not in text]
+    assert not missing, (missing, text)
+    return text
+
+
+def _wait_until[T](get: Callable[[], T], what: str) -> T:
+    """Return ``get()`` once truthy; fail after ``UI_TIMEOUT_MS`` (a hang guard)."""
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while not (value := get()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return value
 
 
 def _flow_dialog(page: Page) -> Locator:
@@ -95,15 +124,20 @@ def test_add_account_options_and_recipient(page: Page, live_hass: LiveHass) -> N
     page.get_by_role("button", name="OK").click()
     dialog = _flow_dialog(page)
     dialog.get_by_text(user["title"]).wait_for()
+    _read_when_shown(
+        dialog,
+        [
+            user["data"]["username"],
+            user["data"]["password"],
+            user["data_description"]["username"],
+            advanced["name"],
+        ],
+        "username",
+        "password",
+        "advanced",
+        "base_url",
+    )
     shot(page, name, "1-user-step")
-    text = _assert_readable(dialog, "username", "password", "advanced", "base_url")
-    for label in (
-        user["data"]["username"],
-        user["data"]["password"],
-        user["data_description"]["username"],
-        advanced["name"],
-    ):
-        assert label in text, (label, text)
     base_url = dialog.locator("input[name=base_url]")
     assert not base_url.is_visible(), "the Advanced section starts collapsed"
 
@@ -111,7 +145,7 @@ def test_add_account_options_and_recipient(page: Page, live_hass: LiveHass) -> N
     dialog.locator("input[name=password]").fill("not-the-password")
     dialog.get_by_text(advanced["name"], exact=True).click()
     expect(base_url).to_be_visible()
-    assert advanced["data"]["base_url"] in _text(dialog)
+    _read_when_shown(dialog, [advanced["data"]["base_url"]])
     base_url.fill(live_hass.stack.sim_base_url)
     dialog.get_by_role("button", name="Submit").click()
     dialog.get_by_text(EN["config"]["error"]["invalid_auth"]).wait_for()
@@ -121,9 +155,8 @@ def test_add_account_options_and_recipient(page: Page, live_hass: LiveHass) -> N
     dialog.get_by_role("button", name="Submit").click()
     caller = EN["config"]["step"]["caller_id"]
     dialog.get_by_text(caller["title"], exact=True).wait_for()
+    _read_when_shown(dialog, [caller["data"]["caller_id"]], "caller_id")
     shot(page, name, "3-caller-id")
-    text = _assert_readable(dialog, "caller_id")
-    assert caller["data"]["caller_id"] in text
     dialog.get_by_role("button", name="Submit").click()
     _finish(page, dialog)
     entry_id = _entry_id(live_hass)
@@ -133,10 +166,14 @@ def test_add_account_options_and_recipient(page: Page, live_hass: LiveHass) -> N
     page.goto(f"{live_hass.url}/config/integrations/integration/elks")
     page.get_by_role("button", name="Configure").click()
     dialog.get_by_text(options["title"]).wait_for()
+    _read_when_shown(
+        dialog,
+        list(options["data"].values()),
+        "caller_id",
+        "ring_timeout",
+        "low_balance",
+    )
     shot(page, name, "4-options")
-    text = _assert_readable(dialog, "caller_id", "ring_timeout", "low_balance")
-    for label in options["data"].values():
-        assert label in text, (label, text)
     ring = dialog.get_by_role("spinbutton", name=options["data"]["ring_timeout"])
     ring.fill("45")
     dialog.get_by_role("button", name="Submit").click()
@@ -153,7 +190,8 @@ def test_add_account_options_and_recipient(page: Page, live_hass: LiveHass) -> N
     recipient = EN["config_subentries"]["recipient"]
     page.get_by_role("button", name=recipient["initiate_flow"]["user"]).click()
     dialog.get_by_text(recipient["step"]["user"]["title"]).first.wait_for()
-    _assert_readable(dialog, "name", "number")
+    fields = recipient["step"]["user"]["data"]
+    _read_when_shown(dialog, [fields["name"], fields["number"]], "name", "number")
     dialog.get_by_role("textbox", name=recipient["step"]["user"]["data"]["name"]).fill(
         "Anna"
     )
@@ -169,7 +207,11 @@ def test_add_account_options_and_recipient(page: Page, live_hass: LiveHass) -> N
     _finish(page, dialog)
     page.get_by_text("Anna").first.wait_for()
     shot(page, name, "6-recipient-added")
-    notify = [e for e in live_hass.entity_ids(entry_id) if e.startswith("notify.")]
+    # The subentry shows before the entry's reload has added its entity.
+    notify = _wait_until(
+        lambda: [e for e in live_hass.entity_ids(entry_id) if e.startswith("notify.")],
+        "the recipient's notify entity",
+    )
     assert len(notify) == 1, live_hass.entity_ids(entry_id)
     assert live_hass.state(notify[0])["attributes"]["friendly_name"].endswith("Anna")
 
@@ -209,10 +251,18 @@ def test_call_form_and_last_call_on_the_device_page(
     form = page.locator("ha-service-control")
     fields = texts["fields"]
     form.get_by_text(fields["repeat"]["name"], exact=True).wait_for()
+    text = _read_when_shown(
+        form,
+        [fields[key]["name"] for key in ("to", "message", "play", "mode", "rounds")]
+        + [fields["require_ack"]["name"]]
+        + [section["name"] for section in texts["sections"].values()],
+        "lead_in",
+        "require_ack",
+        "tts_engine",
+    )
     shot(page, name, "2-form")
     form.get_by_text(texts["sections"]["advanced"]["name"]).scroll_into_view_if_needed()
     shot(page, name, "2b-form-sections")
-    text = _assert_readable(form, "lead_in", "require_ack", "tts_engine")
     # Who to call, what they hear, how to reach them.
     order = [
         text.index(fields[key]["name"])
@@ -239,7 +289,7 @@ def test_call_form_and_last_call_on_the_device_page(
     shot(page, name, "3-form-filled")
     before = len(live_hass.stack.sim.calls)
     page.get_by_role("button", name="Perform action").click()
-    live_hass.run(lambda: _wait_calls(live_hass, before + 1))
+    live_hass.run(lambda: _wait_calls(live_hass, before + 1), timeout=330)
 
     page.goto(f"{live_hass.url}/config/devices/device/{device_id}")
     page.get_by_text(last_call["state"]["success"], exact=True).first.wait_for()
@@ -253,7 +303,8 @@ async def _wait_calls(live_hass: LiveHass, count: int) -> None:
     """Wait until the simulator has ``count`` calls, all of them finished."""
     import asyncio  # noqa: PLC0415
 
-    async with asyncio.timeout(60):
+    # Only guards against hangs.
+    async with asyncio.timeout(300):
         while len(live_hass.stack.sim.calls) < count:
             await asyncio.sleep(0.1)
         for call in list(live_hass.stack.sim.calls.values()):

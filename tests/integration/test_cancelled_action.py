@@ -29,8 +29,8 @@ SCRIPT = "script.alarm"
 
 
 async def _wait_for_sim_call(elks: Elks) -> str:
-    """Wait (real seconds) until the simulator created the call; return its id."""
-    async with asyncio.timeout(5):
+    """Wait until the simulator created the call; return its id (300 s: a hang guard)."""
+    async with asyncio.timeout(300):
         while not elks.sim.calls:
             await asyncio.sleep(0.005)
     [call_id] = elks.sim.calls

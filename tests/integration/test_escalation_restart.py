@@ -41,7 +41,7 @@ def stored(hass_storage: dict[str, Any], entry_id: str) -> list[dict[str, Any]]:
 
 async def until(condition: Any) -> None:
     """Wait until something happened (no clock involved; the timeout is a safety net)."""
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(300):
         while not condition():
             await asyncio.sleep(0.005)
 

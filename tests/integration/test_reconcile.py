@@ -312,7 +312,7 @@ async def test_webhook_while_46elks_is_asked_wins_once(
     with patch.object(ElksClient, "get_call", held_answer):
         freezer.tick(timedelta(seconds=150))
         async_fire_time_changed(hass)
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(300):  # a hang guard
             await answered.wait()
         # The next look while this one waits starts no second request.
         freezer.tick(timedelta(seconds=30))

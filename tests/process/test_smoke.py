@@ -17,7 +17,7 @@ import pytest
 
 from .harness import TRACEBACK, HassNode, hass_node
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(900)
 
 CALLEE = "+46700000101"
 

@@ -117,7 +117,7 @@ async def hang_up(hass: HomeAssistant, caller: WebSocketCaller) -> AssistCall:
 
 async def ended(call: AssistCall) -> None:
     """Wait until Home Assistant ended ``call`` (the timeout only guards a hang)."""
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(300):
         await call.done.wait()
 
 
@@ -483,6 +483,20 @@ async def test_messages_per_call_are_bounded(
     await caller.silence(1.0)
     await ended(call)
     await caller.closed.wait()
+
+
+async def test_a_silent_socket_ends_the_call(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """46elks sends audio every 20 ms: a socket without messages is a call gone."""
+    monkeypatch.setattr(assist_call, "SILENT_SOCKET_SECONDS", 0.1)
+    caller = phone(hass_http)
+    assert await caller.connect()  # then the test caller sends nothing more
+    async with asyncio.timeout(300):  # a hang guard only
+        await caller.closed.wait()
 
 
 async def test_silence_ends_the_call(
