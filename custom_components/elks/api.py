@@ -7,6 +7,7 @@ maps to Home Assistant errors.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>\\]+")
 _NUMBER_NOISE = re.compile(r"[\s\-().]")
 # A number whose URL-encoding is "%2B" and its ASCII digits.
 _ASCII_E164 = re.compile(r"\+[0-9]{2,15}")
+# Requests under way at once, at most (fewer when the session allows fewer).
+MAX_PARALLEL_REQUESTS = 100
 # Answers of a proxy in front of 46elks that may have passed the request on.
 GATEWAY_ERRORS = frozenset({502, 504})
 # What a 46elks id looks like; anything else must not become part of a path.
@@ -488,6 +491,17 @@ def _opt_int(value: Any, maximum: int) -> int | None:
     return number
 
 
+def _parallel_requests(session: aiohttp.ClientSession) -> int:
+    """Return how many requests may be under way at once: what the session allows."""
+    connector = session.connector
+    limits = [MAX_PARALLEL_REQUESTS]
+    if connector is not None:
+        limits += [
+            limit for limit in (connector.limit, connector.limit_per_host) if limit
+        ]
+    return min(limits)
+
+
 class ElksClient:
     """Asynchronous client for the 46elks API."""
 
@@ -510,6 +524,10 @@ class ElksClient:
         # Joined once: every placed call posts here.
         self._calls_url = self._base_url / "calls"
         self._timeout = aiohttp.ClientTimeout(total=timeout or REQUEST_TIMEOUT)
+        # aiohttp's timeout counts the wait for a free connection too: a call
+        # queued behind the session's limit would time out unsent and be
+        # reported "may have been placed". Requests queue here instead.
+        self._slots = asyncio.Semaphore(_parallel_requests(session))
         self._form_headers = {**self._headers, "Content-Type": FORM_CONTENT_TYPE}
         self._fixed_form: tuple[tuple[str, str], ...] = ()
         self._fixed_body = ""
@@ -755,16 +773,19 @@ class ElksClient:
         """Send one request (``body``: a URL-encoded form); return its status, text and Retry-After."""
         url = self._calls_url if path == "calls" else self._base_url / path
         try:
-            async with self._session.request(
-                method,
-                url,
-                params=params,
-                data=body,
-                headers=self._headers if body is None else self._form_headers,
-                timeout=self._timeout,
-                # A redirect is no answer from 46elks; never re-send a call.
-                allow_redirects=False,
-            ) as response:
+            async with (
+                self._slots,
+                self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=self._headers if body is None else self._form_headers,
+                    timeout=self._timeout,
+                    # A redirect is no answer from 46elks; never re-send a call.
+                    allow_redirects=False,
+                ) as response,
+            ):
                 text = await response.text(errors="replace")
                 return response.status, text, response.headers.get("Retry-After")
         except aiohttp.ClientConnectorError as err:

@@ -552,3 +552,31 @@ async def test_download_only_from_the_api_host(setup: Setup) -> None:
     with pytest.raises(ElksRequestError):
         await client.download(f"{setup.base_url}/recordings/r2.wav", 100_000)
     assert [r.path for r in sim.requests] == ["/a1/recordings/r2.wav"]
+
+
+async def test_a_call_waiting_for_a_connection_is_not_timed_out_unsent(
+    setup: Setup,
+) -> None:
+    """Waiting for a free connection does not count: a queued call is sent, not lost.
+
+    One connection: the first call's answer is held past the timeout. The
+    second waits for the connection; aiohttp's timeout alone would have
+    expired it unsent and reported it "may have been placed".
+    """
+    connector = aiohttp.TCPConnector(limit_per_host=1)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = ElksClient(session, "user", "pass", setup.base_url, timeout=2.0)
+        first_answer = setup.sim.faults.hold_response_next()
+
+        def place(to: str) -> Any:
+            return client.place_call(
+                from_number=CALLER_ID, to=to, voice_start=play_action("sound/beep")
+            )
+
+        first, second = await asyncio.gather(
+            place("+46700000101"), place("+46700000102"), return_exceptions=True
+        )
+        first_answer.set()
+    assert isinstance(first, ElksCallOutcomeUnknownError)
+    assert isinstance(second, Call)
+    assert len(setup.sim.calls) == 2
