@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from collections.abc import Callable
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
+from .const import DOMAIN, signal_subentries_added
 from .runtime import ElksConfigEntry
 
 
@@ -53,3 +57,42 @@ class ElksEntity(Entity):
         self._entry = entry
         self._attr_unique_id = f"{account_id(entry)}_{key}"
         self._attr_device_info = account_device_info(entry)
+
+
+# Makes a subentry's entity from the entry, the subentry and the account's device id.
+type SubentryEntityFactory = Callable[[ElksConfigEntry, ConfigSubentry, str], Entity]
+
+
+@callback
+def async_add_subentry_entities(
+    hass: HomeAssistant,
+    entry: ElksConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    subentry_type: str,
+    factory: SubentryEntityFactory,
+) -> None:
+    """Add ``factory``'s entity for each subentry of a kind, now and when one is added.
+
+    Added in place, without a reload; Home Assistant removes it with its
+    subentry.
+    """
+    account_device_id = async_register_account_device(hass, entry)
+    added: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        for subentry in entry.subentries.values():
+            if (
+                subentry.subentry_type == subentry_type
+                and subentry.subentry_id not in added
+            ):
+                added.add(subentry.subentry_id)
+                async_add_entities(
+                    [factory(entry, subentry, account_device_id)],
+                    config_subentry_id=subentry.subentry_id,
+                )
+
+    add_new()
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, signal_subentries_added(entry.entry_id), add_new)
+    )

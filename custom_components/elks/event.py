@@ -12,12 +12,17 @@ from homeassistant.util.json import JsonObjectType
 
 from .const import (
     DOMAIN,
+    SUBENTRY_INCOMING_CALL,
+    SUBENTRY_INCOMING_SMS,
     signal_call_event,
     signal_sms_received,
-    signal_subentries_added,
 )
-from .entity import ElksEntity, async_register_account_device
-from .incoming_entities import IncomingCallEventEntity, async_add_incoming_entities
+from .entity import (
+    ElksEntity,
+    async_add_subentry_entities,
+    async_register_account_device,
+)
+from .incoming_entities import IncomingCallEventEntity
 from .incoming_sms import IncomingSms
 from .models import CallEventType, WebhookRoute
 from .runtime import ElksConfigEntry
@@ -40,8 +45,12 @@ async def async_setup_entry(
 ) -> None:
     """Add the Call event entity, and each incoming number's (calls, SMS)."""
     async_add_entities([CallEventEntity(entry)])
-    async_add_incoming_entities(
-        hass, entry, async_add_entities, IncomingCallEventEntity
+    async_add_subentry_entities(
+        hass,
+        entry,
+        async_add_entities,
+        SUBENTRY_INCOMING_CALL,
+        IncomingCallEventEntity,
     )
     await _async_setup_incoming_sms(hass, entry, async_add_entities)
 
@@ -66,21 +75,12 @@ async def _async_setup_incoming_sms(
         )
     )
     entry.async_on_unload(runtime.numbers.async_add_claims(incoming.claims))
-    added: set[str] = set()
-
-    @callback
-    def add_new() -> None:
-        for sub in incoming.subentries():
-            if sub.subentry_id not in added:
-                added.add(sub.subentry_id)
-                async_add_entities(
-                    [IncomingSmsEventEntity(entry, sub, account_device_id)],
-                    config_subentry_id=sub.subentry_id,
-                )
-
-    add_new()
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_subentries_added(entry.entry_id), add_new)
+    async_add_subentry_entities(
+        hass,
+        entry,
+        async_add_entities,
+        SUBENTRY_INCOMING_SMS,
+        IncomingSmsEventEntity,
     )
 
 

@@ -77,7 +77,7 @@ from .recordings import (
     async_setup_recordings,
     is_wav,
 )
-from .webhook import HANGUP_SCHEMA as CALL_HANGUP_SCHEMA, ElksWebhook
+from .webhook import HANGUP_SCHEMA as CALL_HANGUP_SCHEMA, ElksWebhook, clip
 
 # Query parameter naming the 46elks number a request is for.
 NUMBER_PARAM = "number"
@@ -188,10 +188,6 @@ def _reply(action: Mapping[str, Any]) -> web.Response:
     return web.json_response(dict(action), status=HTTPStatus.OK)
 
 
-def _clip(value: str) -> str:
-    return value if len(value) <= 80 else value[:80] + "…"
-
-
 class IncomingCalls:
     """Answers calls to the account's numbers configured in subentries."""
 
@@ -270,7 +266,7 @@ class IncomingCalls:
             # Not (or no longer) one of our numbers: never answer for it.
             LOGGER.warning(
                 "Refused an incoming call for number %r: no incoming-calls setup",
-                _clip(query.get(NUMBER_PARAM, "")),
+                clip(query.get(NUMBER_PARAM, "")),
             )
             return _reply(hangup_action("reject"))
         subentry_id, settings = found
@@ -283,7 +279,7 @@ class IncomingCalls:
         except (probatio.Invalid, ElksResponseError) as err:
             LOGGER.warning(
                 "Refused an invalid incoming-call request for call %r: %s",
-                _clip(form.get("callid") or form.get("id") or ""),
+                clip(form.get("callid") or form.get("id") or ""),
                 err,
             )
             return _reply(hangup_action("reject"))
@@ -495,7 +491,7 @@ class IncomingCalls:
             LOGGER.warning(
                 "Ignored the recording of call %r: %r is not on 46elks' API host",
                 call.call_id,
-                _clip(form["wav"]),
+                clip(form["wav"]),
             )
             return web.Response(status=HTTPStatus.OK)
         call.recorded = True

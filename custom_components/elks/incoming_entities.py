@@ -7,7 +7,6 @@ one subentry), reached through the account's. ``event.py`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,19 +17,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
 )
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity import Entity
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonObjectType
 
-from .const import (
-    SUBENTRY_INCOMING_CALL,
-    signal_incoming_event,
-    signal_subentries_added,
-)
-from .entity import ElksEntity, async_register_account_device
+from .const import signal_incoming_event
+from .entity import ElksEntity
 from .incoming import incoming_device_info
 from .models import IncomingEventType
 from .runtime import ElksConfigEntry
@@ -47,38 +40,6 @@ LAST_INCOMING_CALL = SensorEntityDescription(
 )
 # What the sensor shows of the last call (restored after a restart).
 _ATTRIBUTES = ("call_id", "from", "allowed", "action")
-
-type _Factory = Callable[[ElksConfigEntry, ConfigSubentry, str], Entity]
-
-
-@callback
-def async_add_incoming_entities(
-    hass: HomeAssistant,
-    entry: ElksConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    factory: _Factory,
-) -> None:
-    """Add ``factory``'s entity for each incoming number, now and when one is added."""
-    account_device_id = async_register_account_device(hass, entry)
-    added: set[str] = set()
-
-    @callback
-    def add_new() -> None:
-        for subentry in entry.subentries.values():
-            if (
-                subentry.subentry_type == SUBENTRY_INCOMING_CALL
-                and subentry.subentry_id not in added
-            ):
-                added.add(subentry.subentry_id)
-                async_add_entities(
-                    [factory(entry, subentry, account_device_id)],
-                    config_subentry_id=subentry.subentry_id,
-                )
-
-    add_new()
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_subentries_added(entry.entry_id), add_new)
-    )
 
 
 class _IncomingNumberEntity(ElksEntity):

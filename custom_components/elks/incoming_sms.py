@@ -36,7 +36,7 @@ from .const import (
     signal_sms_received,
 )
 from .models import NumberClaim, NumberField, WebhookRoute, iso_timestamp
-from .webhook import ElksWebhook
+from .webhook import ElksWebhook, checked_form
 
 STORAGE_VERSION = 1
 # Ids of SMS already fired, so that 46elks' retries are recognised.
@@ -161,15 +161,7 @@ class IncomingSms:
         self, form: dict[str, str], query: Mapping[str, str]
     ) -> web.Response:
         """Fire an incoming SMS once; answer 200 whatever it holds."""
-        try:
-            sms = INCOMING_SCHEMA(form)
-        except probatio.Invalid as err:
-            LOGGER.warning(
-                "Ignored an invalid incoming SMS %r: %s %s",
-                _clip(form.get("id", "")),
-                ".".join(str(part) for part in err.path),
-                err.msg,
-            )
+        if (sms := checked_form(INCOMING_SCHEMA, form, "incoming SMS")) is None:
             return web.Response(status=HTTPStatus.OK)
         received = ReceivedSms(
             sms["id"], sms["from"], sms["to"], sms["message"], sms["created"]
@@ -230,7 +222,3 @@ class IncomingSms:
         """Write the ids seen now (on unload)."""
         self._save_due = None
         await self._store.async_save({"seen": list(self._seen)})
-
-
-def _clip(value: str) -> str:
-    return value if len(value) <= 80 else value[:80] + "…"

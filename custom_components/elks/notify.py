@@ -7,9 +7,8 @@ from collections.abc import Awaitable
 
 from homeassistant.components.notify import NotifyEntity
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import (
@@ -23,9 +22,8 @@ from .const import (
     CONF_TTS_ENGINE,
     DOMAIN,
     SUBENTRY_RECIPIENT,
-    signal_subentries_added,
 )
-from .entity import ElksEntity, async_register_account_device
+from .entity import ElksEntity, async_add_subentry_entities
 from .models import ReachBy
 from .runtime import ElksConfigEntry
 from .services import CALL_SCHEMA, call_request
@@ -40,25 +38,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a notify entity for each recipient subentry, now and when one is added."""
-    account_device_id = async_register_account_device(hass, entry)
-    added: set[str] = set()
-
-    @callback
-    def add_new() -> None:
-        for subentry in entry.subentries.values():
-            if (
-                subentry.subentry_type == SUBENTRY_RECIPIENT
-                and subentry.subentry_id not in added
-            ):
-                added.add(subentry.subentry_id)
-                async_add_entities(
-                    [RecipientNotifyEntity(entry, subentry, account_device_id)],
-                    config_subentry_id=subentry.subentry_id,
-                )
-
-    add_new()
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_subentries_added(entry.entry_id), add_new)
+    async_add_subentry_entities(
+        hass, entry, async_add_entities, SUBENTRY_RECIPIENT, RecipientNotifyEntity
     )
 
 

@@ -15,10 +15,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import CALL_STATES, SMS_STATUSES, Call
-from .const import signal_call_updated, signal_sms_updated
+from .const import SUBENTRY_INCOMING_CALL, signal_call_updated, signal_sms_updated
 from .coordinator import ElksAccountCoordinator
-from .entity import ElksEntity
-from .incoming_entities import LastIncomingCallSensor, async_add_incoming_entities
+from .entity import ElksEntity, async_add_subentry_entities
+from .incoming_entities import LastIncomingCallSensor
 from .models import call_data
 from .runtime import ElksConfigEntry
 from .sms import SentSms
@@ -82,7 +82,13 @@ async def async_setup_entry(
     async_add_entities(
         [LastCallSensor(entry), LastSmsSensor(entry), BalanceSensor(entry)]
     )
-    async_add_incoming_entities(hass, entry, async_add_entities, LastIncomingCallSensor)
+    async_add_subentry_entities(
+        hass,
+        entry,
+        async_add_entities,
+        SUBENTRY_INCOMING_CALL,
+        LastIncomingCallSensor,
+    )
 
 
 class LastCallSensor(ElksEntity, RestoreSensor):

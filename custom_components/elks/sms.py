@@ -44,7 +44,7 @@ from .coordinator import ElksAccountCoordinator
 from .dialer import failure_for, invalid
 from .errors import translated
 from .models import FailureCode, WebhookRoute, iso_timestamp
-from .webhook import ElksWebhook
+from .webhook import ElksWebhook, checked_form
 
 STORAGE_VERSION = 1
 # SMS whose report is still recognised; 46elks reports within days (guess).
@@ -360,15 +360,8 @@ class SmsSender:
         self, form: dict[str, str], query: Mapping[str, str]
     ) -> web.Response:
         """Apply a delivery report once; answer 200 whatever it holds."""
-        try:
-            report = REPORT_SCHEMA(form)
-        except probatio.Invalid as err:
-            LOGGER.warning(
-                "Ignored an invalid 46elks SMS report for %r: %s %s",
-                _clip(form.get("id", "")),
-                ".".join(str(part) for part in err.path),
-                err.msg,
-            )
+        report = checked_form(REPORT_SCHEMA, form, "46elks SMS report for")
+        if report is None:
             return web.Response(status=HTTPStatus.OK)
         sms_id = report["id"]
         if sms_id not in self._sent and self._in_flight:
@@ -429,10 +422,6 @@ def _none_sent(failures: tuple[SmsFailure, ...]) -> HomeAssistantError:
         "no_sms_sent",
         numbers=", ".join(f.to for f in failures),
     )
-
-
-def _clip(value: str) -> str:
-    return value if len(value) <= 80 else value[:80] + "…"
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[JsonObjectType]:

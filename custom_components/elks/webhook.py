@@ -305,14 +305,14 @@ class ElksWebhook:
             # The message names our field and rule, never the value sent.
             LOGGER.warning(
                 "Ignored an invalid 46elks hangup for call %r: %s %s",
-                _clip(form["id"]),
+                clip(form["id"]),
                 ".".join(str(part) for part in err.path),
                 err.msg,
             )
             return web.Response(status=HTTPStatus.OK)
         except ElksResponseError:
             LOGGER.warning(
-                "Ignored an invalid 46elks hangup for call %r", _clip(form["id"])
+                "Ignored an invalid 46elks hangup for call %r", clip(form["id"])
             )
             return web.Response(status=HTTPStatus.OK)
         outcome = self._tracker.hangup_received(call)
@@ -325,7 +325,7 @@ class ElksWebhook:
         try:
             handler = self._routes[WebhookRoute(route_name)]
         except ValueError, KeyError:
-            LOGGER.warning("Ignored a 46elks webhook for route %r", _clip(route_name))
+            LOGGER.warning("Ignored a 46elks webhook for route %r", clip(route_name))
             return web.Response(status=HTTPStatus.OK)
         return await handler(form, query)
 
@@ -350,7 +350,7 @@ class ElksWebhook:
                 step_number=step_number,
             )
         if step is None:
-            LOGGER.debug("Call-flow request for unknown call %r", _clip(call_id))
+            LOGGER.debug("Call-flow request for unknown call %r", clip(call_id))
             return web.json_response(hangup_action("reject"))
         return web.json_response(step.action)
 
@@ -408,9 +408,31 @@ async def _read_body(request: web.Request | MockRequest) -> bytes | None:
     return bytes(body)
 
 
-def _clip(value: str) -> str:
+def clip(value: str) -> str:
     """Shorten an untrusted value for the log (which shows it with %r)."""
     return value if len(value) <= 80 else value[:80] + "…"
+
+
+def checked_form(
+    schema: probatio.Schema, form: dict[str, str], what: str
+) -> dict[str, Any] | None:
+    """Return ``form`` as ``schema`` makes it, or None after logging why not.
+
+    The log names our field and rule and the (clipped) id, never the value
+    that broke the rule.
+    """
+    try:
+        checked: dict[str, Any] = schema(form)
+    except probatio.Invalid as err:
+        LOGGER.warning(
+            "Ignored an invalid %s %r: %s %s",
+            what,
+            clip(form.get("id", "")),
+            ".".join(str(part) for part in err.path),
+            err.msg,
+        )
+        return None
+    return checked
 
 
 def _parse_form(body: bytes) -> dict[str, str] | None:
