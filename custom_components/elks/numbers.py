@@ -187,11 +187,16 @@ class NumberBindings:
 
     @callback
     def claimed(self, field: NumberField) -> set[str]:
-        """Return the ids of the numbers whose ``field`` a subentry claims."""
+        """Return the ids of the numbers whose ``field`` any subentry claims.
+
+        For the flows, which offer only the others; read without resolving
+        (and logging) conflicts, which only a sync does.
+        """
         return {
-            number_id
-            for number_id, claim_field in self._claims()
-            if claim_field is field
+            claim.number_id
+            for provider in self._providers
+            for claim in provider()
+            if claim.field is field
         }
 
     def previous_value(self, number_id: str, field: NumberField) -> str | None:
