@@ -34,6 +34,7 @@ from .dialer import Dialer
 from .entity import async_register_account_device
 from .escalation import async_remove_stored_escalations
 from .incoming import IncomingCalls
+from .models import AccountContext
 from .numbers import NumberBindings
 from .reconcile import CallReconciler
 from .repairs import async_number_not_updated
@@ -57,37 +58,36 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-def _client(hass: HomeAssistant, entry: ElksConfigEntry) -> ElksClient:
-    return ElksClient(
+def _account(hass: HomeAssistant, entry: ElksConfigEntry) -> AccountContext:
+    client = ElksClient(
         async_get_clientsession(hass),
         entry.data[CONF_USERNAME],
         entry.data[CONF_PASSWORD],
         entry.data[CONF_BASE_URL],
     )
+    return AccountContext(hass, entry, client)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool:
     """Set up a 46elks account."""
-    client = _client(hass, entry)
-    coordinator = ElksAccountCoordinator(hass, entry, client)
+    account = _account(hass, entry)
+    coordinator = ElksAccountCoordinator(hass, entry, account.client)
     # Checks the credentials too: 401 starts reauth, anything else retries.
     await coordinator.async_config_entry_first_refresh()
 
     device_id = async_register_account_device(hass, entry)
     signals = CallSignals(hass, entry.entry_id, device_id)
-    tracker = CallTracker(hass, entry.entry_id, signals)
+    tracker = CallTracker(account, signals)
     await tracker.async_load()
     entry.async_on_unload(tracker.async_save)
-    elks_webhook = ElksWebhook(hass, entry, tracker)
-    sms = SmsSender(hass, entry, client, elks_webhook, device_id, coordinator)
-    dialer = Dialer(
-        hass, entry, client, tracker, signals, elks_webhook.hangup_url, sms.async_text
-    )
+    elks_webhook = ElksWebhook(account, tracker)
+    sms = SmsSender(account, elks_webhook, device_id, coordinator)
+    dialer = Dialer(account, tracker, signals, elks_webhook.hangup_url, sms.async_text)
     entry.async_on_unload(dialer.escalations.async_unload)
-    reconciler = CallReconciler(hass, entry, client, tracker)
-    numbers = await _async_number_bindings(hass, entry, client)
+    reconciler = CallReconciler(account, tracker)
+    numbers = await _async_number_bindings(account)
     entry.runtime_data = ElksData(
-        client,
+        account.client,
         coordinator,
         elks_webhook,
         tracker,
@@ -96,7 +96,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         numbers,
         subentries_snapshot(entry.subentries),
         sms,
-        incoming=IncomingCalls(hass, entry, elks_webhook.url_for, client),
+        incoming=IncomingCalls(account, elks_webhook.url_for),
     )
     await asyncio.gather(elks_webhook.async_setup(), sms.async_setup())
     entry.runtime_data.incoming.async_setup(elks_webhook, numbers)
@@ -112,14 +112,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
     return True
 
 
-async def _async_number_bindings(
-    hass: HomeAssistant, entry: ElksConfigEntry, client: ElksClient
-) -> NumberBindings:
+async def _async_number_bindings(account: AccountContext) -> NumberBindings:
     """Return the account's number bindings, loaded and kept up to date.
 
     A changed external URL changes the URL the numbers must lead to.
     """
-    numbers = NumberBindings(hass, entry, client)
+    hass, entry = account.hass, account.entry
+    numbers = NumberBindings(account)
     await numbers.async_load()
     entry.async_on_unload(numbers.async_unload)
     entry.async_on_unload(numbers.async_add_claims(lambda: assist_claims(hass, entry)))
@@ -179,7 +178,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> boo
 
 async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
     """Give the account's numbers back, forget stored calls and the cloudhook."""
-    numbers = NumberBindings(hass, entry, _client(hass, entry))
+    numbers = NumberBindings(_account(hass, entry))
     await numbers.async_load()
     await numbers.async_sync(give_back_all=True)
     numbers.async_unload()

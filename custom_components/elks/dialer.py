@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 import time
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.json import json_dumps
 
@@ -21,7 +20,6 @@ from .api import (
     Call,
     ElksAuthenticationError,
     ElksCallOutcomeUnknownError,
-    ElksClient,
     ElksConnectionError,
     ElksError,
     ElksRateLimitedError,
@@ -37,8 +35,9 @@ from .audio import (
 from .call_flow import inline_voice_start
 from .const import LOGGER
 from .errors import translated
-from .escalation import EscalationManager, TextRecipients
+from .escalation import EscalationManager, Outreach, TextRecipients
 from .models import (
+    AccountContext,
     CallOutcome,
     CallPlan,
     CallRequest,
@@ -85,26 +84,22 @@ class Dialer:
 
     def __init__(
         self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        client: ElksClient,
+        account: AccountContext,
         tracker: CallTracker,
         signals: CallSignals,
         hangup_url: Callable[[], str | None],
         text: TextRecipients,
     ) -> None:
-        """Place through ``client``, registering calls with ``tracker``.
+        """Place through the account's client, registering calls with ``tracker``.
 
         ``text`` sends the SMS of escalations that text.
         """
-        self._hass = hass
-        self._entry = entry
-        self._client = client
+        self._account = account
         self._tracker = tracker
         self._hangup_url = hangup_url
         self._signals = signals
         self.escalations = EscalationManager(
-            hass, entry, signals, self.async_place, tracker.async_outcome, text
+            account, signals, Outreach(self.async_place, tracker.async_outcome, text)
         )
 
     async def async_call(self, request: CallRequest) -> CallResult:
@@ -184,8 +179,12 @@ class Dialer:
             return None, None
         source = request.play
         if source.startswith("media-source://"):
-            base = public_base_url(self._hass, self._entry.entry_id, self._entry.title)
-            source = await async_media_source_url(self._hass, base, source)
+            base = public_base_url(
+                self._account.hass,
+                self._account.entry.entry_id,
+                self._account.entry.title,
+            )
+            source = await async_media_source_url(self._account.hass, base, source)
         return lambda: source, None
 
     def _spoken(
@@ -196,15 +195,17 @@ class Dialer:
         Rendered now, so that a TTS problem fails the action before anybody
         is called.
         """
-        base = public_base_url(self._hass, self._entry.entry_id, self._entry.title)
+        base = public_base_url(
+            self._account.hass, self._account.entry.entry_id, self._account.entry.title
+        )
         stream = render_message(
-            self._hass,
+            self._account.hass,
             speech.message,
             engine=speech.engine,
             language=speech.language,
             options=speech.options,
         )
-        clips = self._hass.data[DATA_CLIPS]
+        clips = self._account.hass.data[DATA_CLIPS]
         if (path := clips.add(stream, stream.extension)) is not None:
             url = base.rstrip("/") + path
             return lambda: url, lambda: clips.release(path)
@@ -214,7 +215,7 @@ class Dialer:
 
     def _speak(self, base: str, speech: Speech) -> str:
         return tts_url(
-            self._hass,
+            self._account.hass,
             base,
             speech.message,
             engine=speech.engine,
@@ -239,8 +240,8 @@ class Dialer:
             finally:
                 release()
 
-        self._entry.async_create_background_task(
-            self._hass, wait_then_release(), "elks audio release"
+        self._account.entry.async_create_background_task(
+            self._account.hass, wait_then_release(), "elks audio release"
         )
 
     @staticmethod
@@ -273,7 +274,7 @@ class Dialer:
         sent_at = time.time()
         self._tracker.placement_started()
         try:
-            placed = await self._client.place_call(
+            placed = await self._account.client.place_call(
                 from_number=request.caller_id,
                 to=to,
                 voice_start=voice_start,
@@ -314,7 +315,7 @@ class Dialer:
             ring_timeout=request.timeout,
         )
         if failure.code is FailureCode.AUTH_FAILED:
-            self._entry.async_start_reauth(self._hass)
+            self._account.entry.async_start_reauth(self._account.hass)
         return failure
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 import uuid
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
@@ -24,6 +23,7 @@ from homeassistant.util.json import JsonObjectType
 
 from .const import CONF_RECIPIENT_NUMBER, DOMAIN, LOGGER, SUBENTRY_RECIPIENT
 from .models import (
+    AccountContext,
     CallOutcome,
     Dialing,
     Escalation,
@@ -48,6 +48,19 @@ WaitForOutcome = Callable[[str, int], Awaitable[CallOutcome]]
 # Sends one SMS to each number (the SmsSender's default sender).
 TextRecipients = Callable[[tuple[str, ...], str], Awaitable[object]]
 
+
+@dataclass(frozen=True, slots=True)
+class Outreach:
+    """How an escalation reaches people: the Dialer's and the SmsSender's means."""
+
+    # Places one call.
+    place: PlaceCall
+    # Waits for a placed call's end.
+    outcome: WaitForOutcome
+    # Sends the SMS of escalations that text.
+    text: TextRecipients
+
+
 TEXT_FIRST = "first"
 TEXT_FALLBACK = "fallback"
 # The line the fallback SMS ends with, naming who was called (by language).
@@ -63,25 +76,13 @@ class EscalationManager:
     """Runs the escalations of one config entry."""
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        signals: CallSignals,
-        place: PlaceCall,
-        outcome: WaitForOutcome,
-        text: TextRecipients,
+        self, account: AccountContext, signals: CallSignals, outreach: Outreach
     ) -> None:
-        """Prepare; ``place`` places one call, ``outcome`` waits for its end.
-
-        ``text`` sends the SMS of escalations that text.
-        """
-        self._hass = hass
-        self._text = text
-        self._entry = entry
+        """Prepare to call and text people through ``outreach``."""
+        self._account = account
         self._signals = signals
-        self._place = place
-        self._outcome = outcome
-        self._store = _store(hass, entry.entry_id)
+        self._outreach = outreach
+        self._store = _store(account.hass, account.entry.entry_id)
         # Registered before their task runs, so that every save includes them.
         self._running: dict[str, Escalation] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -110,8 +111,8 @@ class EscalationManager:
     def _fallback_later(self, escalation: Escalation) -> None:
         """Send an interrupted escalation's fallback: nobody acknowledged it."""
         if escalation.sms_fallback:
-            self._entry.async_create_background_task(
-                self._hass,
+            self._account.entry.async_create_background_task(
+                self._account.hass,
                 self._async_text(escalation, TEXT_FALLBACK),
                 f"elks escalation {escalation.id} fallback SMS",
             )
@@ -126,7 +127,7 @@ class EscalationManager:
             len(escalation.attempts),
         )
         async_escalation_interrupted(
-            self._hass,
+            self._account.hass,
             escalation.id,
             {
                 "escalation_id": escalation.id,
@@ -159,9 +160,9 @@ class EscalationManager:
         # Registered before the task starts (eagerly): its first, awaited save
         # must already include it, before the first POST /a1/calls.
         self._running[escalation.id] = escalation
-        self._first_call[escalation.id] = self._hass.loop.create_future()
-        task = self._entry.async_create_background_task(
-            self._hass,
+        self._first_call[escalation.id] = self._account.hass.loop.create_future()
+        task = self._account.entry.async_create_background_task(
+            self._account.hass,
             self._async_run(escalation, dialing),
             f"elks escalation {escalation.id}",
         )
@@ -195,7 +196,7 @@ class EscalationManager:
         try:
             yield
         except asyncio.CancelledError:
-            if not self._hass.is_stopping and self.cancel(escalation_id):
+            if not self._account.hass.is_stopping and self.cancel(escalation_id):
                 LOGGER.warning(
                     "Escalation %s is cancelled: the action that started it was cancelled",
                     escalation_id,
@@ -240,7 +241,11 @@ class EscalationManager:
                 dialing.release()
             if not first.done():
                 first.set_result(None)
-            if interrupted and not self._hass.is_stopping and not self._unloading:
+            if (
+                interrupted
+                and not self._account.hass.is_stopping
+                and not self._unloading
+            ):
                 # Cancelled by neither the user nor a stop: say so now.
                 self._report_interrupted(escalation)
                 await self._async_finish(escalation)
@@ -294,7 +299,7 @@ class EscalationManager:
         if kind == TEXT_FALLBACK:
             text = f"{text}\n{self._fallback_line(escalation)}"
         try:
-            await self._text(tuple(escalation.recipients), text)
+            await self._outreach.text(tuple(escalation.recipients), text)
         except HomeAssistantError as err:
             LOGGER.error(
                 "The %s SMS of escalation %s was not sent: %s", kind, escalation.id, err
@@ -304,12 +309,12 @@ class EscalationManager:
         """Name who was called: recipients by their name too, when they are one."""
         names = {
             str(sub.data.get(CONF_RECIPIENT_NUMBER)): sub.title
-            for sub in self._entry.subentries.values()
+            for sub in self._account.entry.subentries.values()
             if sub.subentry_type == SUBENTRY_RECIPIENT
         }
         tried = dict.fromkeys(attempt.to for attempt in escalation.attempts)
         who = ", ".join(f"{names[to]} ({to})" if to in names else to for to in tried)
-        language = "sv" if self._hass.config.language.startswith("sv") else "en"
+        language = "sv" if self._account.hass.config.language.startswith("sv") else "en"
         line = _FALLBACK_LINES[escalation.require_ack, language]
         return line.format(who=who or "-")
 
@@ -329,7 +334,7 @@ class EscalationManager:
         dialing: Dialing,
         first: asyncio.Future[EscalationAttempt | None],
     ) -> CallOutcome:
-        result = await self._place(dialing, attempt.to)
+        result = await self._outreach.place(dialing, attempt.to)
         if isinstance(result, PlacementFailure):
             attempt.outcome = CallOutcome.NOT_PLACED
             attempt.error = result.code
@@ -344,7 +349,9 @@ class EscalationManager:
         if isinstance(result, PlacementFailure):
             return CallOutcome.NOT_PLACED
         # "unknown" when no hangup came: move on rather than wait forever.
-        attempt.outcome = await self._outcome(result.id, dialing.request.timeout)
+        attempt.outcome = await self._outreach.outcome(
+            result.id, dialing.request.timeout
+        )
         return attempt.outcome
 
     async def async_unload(self) -> None:

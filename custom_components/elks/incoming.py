@@ -23,8 +23,7 @@ from typing import Any
 from aiohttp import web
 import probatio
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -34,7 +33,6 @@ from homeassistant.util.json import JsonObjectType
 
 from .api import (
     Call,
-    ElksClient,
     ElksError,
     ElksResponseError,
     connect_action,
@@ -60,6 +58,7 @@ from .const import (
 )
 from .incoming_settings import IncomingSettings
 from .models import (
+    AccountContext,
     CallEventType,
     CallPlan,
     IncomingAction,
@@ -192,30 +191,24 @@ class IncomingCalls:
     """Answers calls to the account's numbers configured in subentries."""
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        url_for: Callable[..., str | None],
-        client: ElksClient,
+        self, account: AccountContext, url_for: Callable[..., str | None]
     ) -> None:
-        """Serve ``entry``'s incoming-call subentries (read live on each call)."""
-        self._hass = hass
-        self._entry = entry
+        """Serve the account's incoming-call subentries (read live on each call)."""
+        self._account = account
         self._url_for = url_for
-        self._client = client
         self._calls: OrderedDict[str, IncomingCall] = OrderedDict()
 
     @callback
     def async_setup(self, webhook: ElksWebhook, numbers: NumberBindings) -> None:
         """Take the incoming-call route, and claim each configured number."""
-        self._entry.async_on_unload(
+        self._account.entry.async_on_unload(
             webhook.async_add_route(WebhookRoute.INCOMING_CALL, self.async_handle)
         )
-        self._entry.async_on_unload(numbers.async_add_claims(self._claims))
-        self._entry.async_on_unload(
+        self._account.entry.async_on_unload(numbers.async_add_claims(self._claims))
+        self._account.entry.async_on_unload(
             webhook.async_add_route(WebhookRoute.RECORDING, self.async_recording)
         )
-        async_setup_recordings(self._hass)
+        async_setup_recordings(self._account.hass)
 
     def _claims(self) -> list[NumberClaim]:
         """Each incoming-calls subentry wants its number's calls (read live)."""
@@ -229,7 +222,7 @@ class IncomingCalls:
                     WebhookRoute.INCOMING_CALL, number=subentry.data[CONF_NUMBER_ID]
                 ),
             )
-            for subentry in self._entry.subentries.values()
+            for subentry in self._account.entry.subentries.values()
             if subentry.subentry_type == SUBENTRY_INCOMING_CALL
         ]
 
@@ -249,7 +242,7 @@ class IncomingCalls:
     def _subentry_for(
         self, number_id: str | None
     ) -> tuple[str, IncomingSettings] | None:
-        for subentry in self._entry.subentries.values():
+        for subentry in self._account.entry.subentries.values():
             if (
                 subentry.subentry_type == SUBENTRY_INCOMING_CALL
                 and subentry.data.get(CONF_NUMBER_ID) == number_id
@@ -311,7 +304,7 @@ class IncomingCalls:
         )
         self._remember(call)
         self._fire(call, IncomingEventType.RINGING, {})
-        self._hass.bus.async_fire(EVENT_INCOMING_CALL, self._event_data(call))
+        self._account.hass.bus.async_fire(EVENT_INCOMING_CALL, self._event_data(call))
         call.answer = self._first_answer(call, settings)
         if call.action in _REJECTING or call.answer.get("hangup"):
             self._fire(call, IncomingEventType.REJECTED, {})
@@ -371,7 +364,7 @@ class IncomingCalls:
                 continue
             self._fire(call, mapped, data)
             if mapped is IncomingEventType.KEYPRESS:
-                self._hass.bus.async_fire(
+                self._account.hass.bus.async_fire(
                     EVENT_KEYPRESS, {**self._event_data(call), **data}
                 )
         return answer
@@ -397,11 +390,13 @@ class IncomingCalls:
         """Return a public URL speaking ``message``; None when that cannot be made."""
         if not message:
             return None
-        options = self._entry.options
+        options = self._account.entry.options
         try:
-            base = get_url(self._hass, allow_internal=False, prefer_external=True)
+            base = get_url(
+                self._account.hass, allow_internal=False, prefer_external=True
+            )
             return tts_url(
-                self._hass,
+                self._account.hass,
                 base,
                 message,
                 engine=options.get(CONF_TTS_ENGINE),
@@ -486,38 +481,52 @@ class IncomingCalls:
             return web.Response(status=HTTPStatus.OK)
         if call.recorded:
             return web.Response(status=HTTPStatus.OK)
-        if not self._client.is_own_url(form["wav"]):
-            # Never fetch a URL anybody could have put there (SSRF).
-            LOGGER.warning(
-                "Ignored the recording of call %r: %r is not on 46elks' API host",
-                call.call_id,
-                clip(form["wav"]),
-            )
-            return web.Response(status=HTTPStatus.OK)
-        call.recorded = True
-        try:
-            audio = await self._client.download(form["wav"], MAX_RECORDING_BYTES)
-        except ElksError as err:
-            call.recorded = False  # 46elks may send it again
-            LOGGER.warning(
-                "Cannot fetch the recording of call %r: %s", call.call_id, err
-            )
-            return web.Response(status=HTTPStatus.OK)
-        if not is_wav(audio):
-            LOGGER.warning("The recording of call %r is not a WAV file", call.call_id)
+        audio = await self._async_fetch_recording(call, form["wav"])
+        if audio is None:
             return web.Response(status=HTTPStatus.OK)
         media_id = await async_save_recording(
-            self._hass, self._entry.entry_id, call.call_id, form["created"], audio
+            self._account.hass,
+            self._account.entry.entry_id,
+            call.call_id,
+            form["created"],
+            audio,
         )
         data: JsonObjectType = {
             "media_content_id": media_id,
             "duration": int(form.get("duration") or 0),
         }
         self._fire(call, IncomingEventType.RECORDED, data)
-        self._hass.bus.async_fire(
+        self._account.hass.bus.async_fire(
             EVENT_RECORDING_SAVED, {**self._event_data(call), **data}
         )
         return web.Response(status=HTTPStatus.OK)
+
+    async def _async_fetch_recording(
+        self, call: IncomingCall, url: str
+    ) -> bytes | None:
+        """Return a call's recording from 46elks, or None (logged) when there is none."""
+        client = self._account.client
+        if not client.is_own_url(url):
+            # Never fetch a URL anybody could have put there (SSRF).
+            LOGGER.warning(
+                "Ignored the recording of call %r: %r is not on 46elks' API host",
+                call.call_id,
+                clip(url),
+            )
+            return None
+        call.recorded = True
+        try:
+            audio = await client.download(url, MAX_RECORDING_BYTES)
+        except ElksError as err:
+            call.recorded = False  # 46elks may send it again
+            LOGGER.warning(
+                "Cannot fetch the recording of call %r: %s", call.call_id, err
+            )
+            return None
+        if not is_wav(audio):
+            LOGGER.warning("The recording of call %r is not a WAV file", call.call_id)
+            return None
+        return audio
 
     def _remember(self, call: IncomingCall) -> None:
         self._calls[call.call_id] = call
@@ -526,14 +535,14 @@ class IncomingCalls:
 
     def device_id(self, subentry_id: str) -> str | None:
         """Return the registry id of an incoming number's device."""
-        device = dr.async_get(self._hass).async_get_device_by_identifier(
-            (DOMAIN, subentry_id), self._entry.entry_id
+        device = dr.async_get(self._account.hass).async_get_device_by_identifier(
+            (DOMAIN, subentry_id), self._account.entry.entry_id
         )
         return device.id if device else None
 
     def _event_data(self, call: IncomingCall) -> JsonObjectType:
         return {
-            "config_entry_id": self._entry.entry_id,
+            "config_entry_id": self._account.entry.entry_id,
             "device_id": self.device_id(call.subentry_id),
             **call.data(),
         }
@@ -543,8 +552,8 @@ class IncomingCalls:
         self, call: IncomingCall, kind: IncomingEventType, extra: JsonObjectType
     ) -> None:
         async_dispatcher_send(
-            self._hass,
-            signal_incoming_event(self._entry.entry_id),
+            self._account.hass,
+            signal_incoming_event(self._account.entry.entry_id),
             call.subentry_id,
             kind,
             {**self._event_data(call), **extra},

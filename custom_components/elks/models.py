@@ -11,10 +11,12 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Literal, Self
 
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonObjectType, JsonValueType
 
-from .api import Call, parse_timestamp
+from .api import Call, ElksClient, parse_timestamp
 
 type LeadIn = Literal["none", "beep", "pause"]
 _LEAD_INS: dict[str, LeadIn] = {"beep": "beep", "pause": "pause"}
@@ -483,3 +485,16 @@ class IncomingEventType(StrEnum):
     KEYPRESS = "keypress"
     RECORDED = "recorded"
     ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountContext:
+    """What every collaborator of one loaded account is built from.
+
+    Made once at setup, so that each of them is handed the same three things
+    instead of each taking them loose.
+    """
+
+    hass: HomeAssistant
+    entry: ConfigEntry
+    client: ElksClient

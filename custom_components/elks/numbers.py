@@ -17,8 +17,7 @@ from typing import Any
 from yarl import URL
 
 from homeassistant.components import persistent_notification
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -29,9 +28,9 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.translation import async_get_exception_message
 
-from .api import ElksClient, ElksError, PhoneNumber
+from .api import ElksError, PhoneNumber
 from .const import DOMAIN, LOGGER
-from .models import NumberClaim, NumberField
+from .models import AccountContext, NumberClaim, NumberField
 from .repairs import async_number_not_updated
 
 STORAGE_VERSION = 1
@@ -127,15 +126,11 @@ class _Binding:
 class NumberBindings:
     """Claims, applies and restores the fields of an account's numbers."""
 
-    def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, client: ElksClient
-    ) -> None:
-        """Prepare for ``entry``; ``async_load`` reads what was bound before."""
-        self._hass = hass
-        self._entry = entry
-        self._client = client
+    def __init__(self, account: AccountContext) -> None:
+        """Prepare for the account; ``async_load`` reads what was bound before."""
+        self._account = account
         self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, storage_key(entry.entry_id)
+            account.hass, STORAGE_VERSION, storage_key(account.entry.entry_id)
         )
         self._bindings: dict[tuple[str, NumberField], _Binding] = {}
         self._providers: list[ClaimProvider] = []
@@ -236,7 +231,7 @@ class NumberBindings:
             if not released and not wanted:
                 return
             try:
-                numbers = await self._client.list_numbers()
+                numbers = await self._account.client.list_numbers()
             except ElksError as err:
                 LOGGER.warning("Cannot read the account's numbers: %s", err)
                 self._report(
@@ -285,26 +280,26 @@ class NumberBindings:
         return [
             key
             for key, binding in self._bindings.items()
-            if binding.subentry_id not in self._entry.subentries
+            if binding.subentry_id not in self._account.entry.subentries
             or (key not in claims and (binding.subentry_id, key[1]) in claimed)
         ]
 
     def _report(self, failed: list[str]) -> None:
         async_number_not_updated(
-            self._hass,
-            self._entry.entry_id,
+            self._account.hass,
+            self._account.entry.entry_id,
             {"numbers": ", ".join(sorted(set(failed)))} if failed else None,
         )
-        if failed and not self._hass.is_stopping:
+        if failed and not self._account.hass.is_stopping:
             self._cancel_retry = async_call_later(
-                self._hass, RETRY_SECONDS, self._retry
+                self._account.hass, RETRY_SECONDS, self._retry
             )
 
     @callback
     def _retry(self, _now: Any) -> None:
         self._cancel_retry = None
-        self._entry.async_create_background_task(
-            self._hass, self.async_sync(), "elks number bindings retry"
+        self._account.entry.async_create_background_task(
+            self._account.hass, self.async_sync(), "elks number bindings retry"
         )
 
     async def _async_claim(
@@ -323,7 +318,7 @@ class NumberBindings:
             await self._async_save()
         if held[key] != claim.value:
             try:
-                await self._client.update_number(
+                await self._account.client.update_number(
                     claim.number_id, **{claim.field.value: claim.value}
                 )
             except ElksError as err:
@@ -346,7 +341,7 @@ class NumberBindings:
         number_id, field = key
         if key in held and held[key] == binding.applied:
             try:
-                await self._client.update_number(
+                await self._account.client.update_number(
                     number_id, **{field.value: binding.previous or ""}
                 )
             except ElksError as err:
@@ -377,7 +372,7 @@ class NumberBindings:
         )
         LOGGER.info(message)
         persistent_notification.async_create(
-            self._hass,
+            self._account.hass,
             message,
             title="46elks",
             notification_id=f"{DOMAIN}_restored_{binding.number}_{field.value}",

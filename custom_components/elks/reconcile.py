@@ -20,13 +20,12 @@ from enum import StrEnum
 import time
 from typing import Final
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.helpers.event import async_track_time_interval
 
-from .api import ElksClient, ElksError, ElksRateLimitedError, ElksRequestError
+from .api import ElksError, ElksRateLimitedError, ElksRequestError
 from .const import CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT, LOGGER
-from .models import HangupDisposition
+from .models import AccountContext, HangupDisposition
 from .tracker import CallTracker
 
 # How often open calls are looked at; a look costs nothing when none is due.
@@ -71,17 +70,9 @@ class _Due:
 class CallReconciler:
     """Ends open calls of one entry from ``GET /calls/{id}`` when no hangup came."""
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        client: ElksClient,
-        tracker: CallTracker,
-    ) -> None:
+    def __init__(self, account: AccountContext, tracker: CallTracker) -> None:
         """Prepare; nothing is asked before :meth:`async_start`."""
-        self._hass = hass
-        self._entry = entry
-        self._client = client
+        self._account = account
         self._tracker = tracker
         self._due: dict[str, _Due] = {}
         self._running = False
@@ -103,9 +94,9 @@ class CallReconciler:
             # Their hangup may have been acknowledged and dropped while the
             # webhook was not registered: no reason to wait.
             self._due[call_id] = _Due(now)
-        self._entry.async_on_unload(
+        self._account.entry.async_on_unload(
             async_track_time_interval(
-                self._hass,
+                self._account.hass,
                 self._async_tick,
                 RECONCILE_INTERVAL,
                 name="46elks call reconciliation",
@@ -140,8 +131,8 @@ class CallReconciler:
         ):
             return
         self._running = True
-        self._entry.async_create_background_task(
-            self._hass, self._async_pass(), "46elks call reconciliation"
+        self._account.entry.async_create_background_task(
+            self._account.hass, self._async_pass(), "46elks call reconciliation"
         )
 
     def _sync(self, now: float) -> None:
@@ -150,7 +141,7 @@ class CallReconciler:
         for call_id in [cid for cid in self._due if cid not in open_calls]:
             del self._due[call_id]
         ring_timeout = float(
-            self._entry.options.get(CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT)
+            self._account.entry.options.get(CONF_RING_TIMEOUT, DEFAULT_RING_TIMEOUT)
         )
         for call_id, placed_at in open_calls.items():
             if call_id not in self._due:
@@ -182,7 +173,7 @@ class CallReconciler:
             return Reconciled.NOT_OPEN
         self.requests += 1
         try:
-            call = await self._client.get_call(call_id)
+            call = await self._account.client.get_call(call_id)
         except ValueError:
             return self._forget(call_id, "its id is not one 46elks gives")
         except ElksRequestError as err:

@@ -21,7 +21,6 @@ from typing import Any
 from aiohttp import web
 import probatio
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -31,7 +30,6 @@ from homeassistant.util.json import JsonObjectType
 from .api import (
     FINAL_SMS_STATUSES,
     MONEY_UNITS_PER_CURRENCY_UNIT,
-    ElksClient,
     ElksError,
     InvalidSenderError,
     PhoneNumber,
@@ -43,7 +41,7 @@ from .const import CONF_CALLER_ID, DOMAIN, EVENT_SMS_STATUS, LOGGER, signal_sms_
 from .coordinator import ElksAccountCoordinator
 from .dialer import failure_for, invalid
 from .errors import translated
-from .models import FailureCode, WebhookRoute, iso_timestamp
+from .models import AccountContext, FailureCode, WebhookRoute, iso_timestamp
 from .webhook import ElksWebhook, checked_form
 
 STORAGE_VERSION = 1
@@ -171,24 +169,22 @@ class SmsSender:
 
     def __init__(
         self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        client: ElksClient,
+        account: AccountContext,
         webhook: ElksWebhook,
         device_id: str,
         coordinator: ElksAccountCoordinator,
     ) -> None:
-        """Send through ``client``; reports come through ``webhook``.
+        """Send through the account's client; reports come through ``webhook``.
 
         ``coordinator`` has the account as last polled (its mobile number).
         """
-        self._hass = hass
+        self._account = account
         self._coordinator = coordinator
-        self._entry = entry
-        self._client = client
         self._webhook = webhook
         self._device_id = device_id
-        self._store: Store[JsonObjectType] = _store(hass, entry.entry_id)
+        self._store: Store[JsonObjectType] = _store(
+            account.hass, account.entry.entry_id
+        )
         self._sent: OrderedDict[str, SentSms] = OrderedDict()
         self._save_due: float | None = None
         self._in_flight = 0
@@ -217,10 +213,10 @@ class SmsSender:
             except TypeError:  # written by another version: forget it
                 continue
             self._sent[sent.id] = sent
-        self._entry.async_on_unload(
+        self._account.entry.async_on_unload(
             self._webhook.async_add_route(WebhookRoute.SMS_STATUS, self._async_report)
         )
-        self._entry.async_on_unload(self.async_save)
+        self._account.entry.async_on_unload(self.async_save)
 
     async def async_save(self) -> None:
         """Write the SMS sent now (on unload)."""
@@ -233,7 +229,7 @@ class SmsSender:
     @callback
     def _schedule_save(self) -> None:
         """Write within SAVE_DELAY of the first unsaved change (see the tracker)."""
-        now = self._hass.loop.time()
+        now = self._account.hass.loop.time()
         if self._save_due is not None and now < self._save_due:
             return
         self._save_due = now + SAVE_DELAY
@@ -241,7 +237,7 @@ class SmsSender:
 
     def default_sender(self) -> str:
         """Return the sender used when none is given: the caller id option."""
-        sender = self._entry.options.get(CONF_CALLER_ID)
+        sender = self._account.entry.options.get(CONF_CALLER_ID)
         if not sender:
             raise invalid("no_caller_id")
         return str(sender)
@@ -266,7 +262,7 @@ class SmsSender:
         now = time.monotonic()
         if self._numbers is None or now - self._numbers[0] > NUMBERS_MAX_AGE_SECONDS:
             try:
-                numbers: list[PhoneNumber] = await self._client.list_numbers()
+                numbers: list[PhoneNumber] = await self._account.client.list_numbers()
             except ElksError as err:
                 LOGGER.warning("Could not read the account's numbers: %s", err)
                 return None
@@ -313,7 +309,7 @@ class SmsSender:
         )
         self._in_flight += 1
         try:
-            sms = await self._client.send_sms(
+            sms = await self._account.client.send_sms(
                 request.sender,
                 to,
                 request.message,
@@ -324,7 +320,7 @@ class SmsSender:
         except ElksError as err:
             failure = failure_for(to, err)
             if failure.code is FailureCode.AUTH_FAILED:
-                self._entry.async_start_reauth(self._hass)
+                self._account.entry.async_start_reauth(self._account.hass)
             return SmsFailure(
                 to, failure.code, failure.message, failure.may_have_been_placed
             )
@@ -353,7 +349,10 @@ class SmsSender:
             self._sent.popitem(last=False)
         self._schedule_save()
         async_dispatcher_send(
-            self._hass, signal_sms_updated(self._entry.entry_id), sent, True
+            self._account.hass,
+            signal_sms_updated(self._account.entry.entry_id),
+            sent,
+            True,
         )
 
     async def _async_report(
@@ -391,12 +390,15 @@ class SmsSender:
         sent.delivered = delivered
         self._schedule_save()
         async_dispatcher_send(
-            self._hass, signal_sms_updated(self._entry.entry_id), sent, False
+            self._account.hass,
+            signal_sms_updated(self._account.entry.entry_id),
+            sent,
+            False,
         )
-        self._hass.bus.async_fire(
+        self._account.hass.bus.async_fire(
             EVENT_SMS_STATUS,
             {
-                "config_entry_id": self._entry.entry_id,
+                "config_entry_id": self._account.entry.entry_id,
                 "device_id": self._device_id,
                 "sms_id": sms_id,
                 **{k: v for k, v in sent.as_dict().items() if k != "id"},

@@ -30,7 +30,13 @@ from .const import (
     MAX_CALL_SECONDS,
     MAX_RING_TIMEOUT,
 )
-from .models import CallEventType, CallOutcome, CallPlan, HangupDisposition
+from .models import (
+    AccountContext,
+    CallEventType,
+    CallOutcome,
+    CallPlan,
+    HangupDisposition,
+)
 
 STORAGE_VERSION = 1
 # Changes are written together at most this long after the first unsaved
@@ -122,13 +128,11 @@ class _Live:
 class CallTracker:
     """Calls of one config entry: placed, unfinished and recently finished."""
 
-    def __init__(
-        self, hass: HomeAssistant, entry_id: str, listener: CallListener
-    ) -> None:
-        """Create an empty tracker that reports to ``listener``."""
-        self._hass = hass
+    def __init__(self, account: AccountContext, listener: CallListener) -> None:
+        """Create an empty tracker for the account that reports to ``listener``."""
+        self._account = account
         self._listener = listener
-        self._store = _store(hass, entry_id)
+        self._store = _store(account.hass, account.entry.entry_id)
         self._ongoing: dict[str, _Pending] = {}
         self._live: dict[str, _Live] = {}
         self._uncertain: list[_Pending] = []
@@ -222,7 +226,7 @@ class CallTracker:
         writes). A stop writes at once (the Store listens for the final
         write).
         """
-        now = self._hass.loop.time()
+        now = self._account.hass.loop.time()
         if self._save_due is not None and now < self._save_due:
             return
         self._save_due = now + SAVE_DELAY

@@ -13,7 +13,6 @@ from aiohttp.hdrs import CONTENT_LENGTH, METH_GET, METH_POST, METH_PUT
 import probatio
 
 from homeassistant.components import webhook
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_WEBHOOK_ID, EVENT_CORE_CONFIG_UPDATE
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError, is_cloud_connection
@@ -36,7 +35,7 @@ from .const import (
     ELKS_WEBHOOK_SOURCES,
     LOGGER,
 )
-from .models import WebhookRoute
+from .models import AccountContext, WebhookRoute
 from .repairs import async_no_public_url
 from .tracker import CallTracker
 
@@ -112,12 +111,9 @@ def parse_hangup(form: dict[str, str]) -> Call:
 class ElksWebhook:
     """Our webhook: registration, the URL handed to 46elks, and its handler."""
 
-    def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, tracker: CallTracker
-    ) -> None:
-        """Prepare for ``entry``; nothing is registered yet."""
-        self._hass = hass
-        self._entry = entry
+    def __init__(self, account: AccountContext, tracker: CallTracker) -> None:
+        """Prepare for the account; nothing is registered yet."""
+        self._account = account
         self._tracker = tracker
         # get_url and the repair issue cost more than placing a call takes
         # here; the external URL only changes with the core configuration.
@@ -129,23 +125,23 @@ class ElksWebhook:
     @property
     def webhook_id(self) -> str:
         """The secret webhook id; never logged."""
-        return str(self._entry.data[CONF_WEBHOOK_ID])
+        return str(self._account.entry.data[CONF_WEBHOOK_ID])
 
     async def async_setup(self) -> None:
         """Register the webhook (and a cloudhook when Home Assistant Cloud is active)."""
         webhook.async_register(
-            self._hass,
+            self._account.hass,
             DOMAIN,
-            f"46elks {self._entry.title}",
+            f"46elks {self._account.entry.title}",
             self.webhook_id,
             self._async_handle,
             allowed_methods=_HANDLED_METHODS,
         )
-        self._entry.async_on_unload(
-            lambda: webhook.async_unregister(self._hass, self.webhook_id)
+        self._account.entry.async_on_unload(
+            lambda: webhook.async_unregister(self._account.hass, self.webhook_id)
         )
-        self._entry.async_on_unload(
-            self._hass.bus.async_listen(
+        self._account.entry.async_on_unload(
+            self._account.hass.bus.async_listen(
                 EVENT_CORE_CONFIG_UPDATE, self._core_config_updated
             )
         )
@@ -153,34 +149,37 @@ class ElksWebhook:
         self.hangup_url()  # creates or clears the repair issue
 
     async def _async_ensure_cloudhook(self) -> None:
-        if "cloud" not in self._hass.config.components:
+        if "cloud" not in self._account.hass.config.components:
             return
         from homeassistant.components import cloud  # noqa: PLC0415
 
-        if not cloud.async_active_subscription(self._hass):
+        if not cloud.async_active_subscription(self._account.hass):
             return
-        if self._entry.data.get(CONF_CLOUDHOOK_URL):
+        if self._account.entry.data.get(CONF_CLOUDHOOK_URL):
             return
         try:
-            url = await cloud.async_get_or_create_cloudhook(self._hass, self.webhook_id)
+            url = await cloud.async_get_or_create_cloudhook(
+                self._account.hass, self.webhook_id
+            )
         except cloud.CloudNotAvailable:
             LOGGER.warning(
                 "Home Assistant Cloud is not reachable; using the external URL"
             )
             return
-        self._hass.config_entries.async_update_entry(
-            self._entry, data={**self._entry.data, CONF_CLOUDHOOK_URL: url}
+        self._account.hass.config_entries.async_update_entry(
+            self._account.entry,
+            data={**self._account.entry.data, CONF_CLOUDHOOK_URL: url},
         )
 
     @callback
     def _cloudhook_url(self) -> str | None:
         """Return the stored cloudhook while the Home Assistant Cloud subscription lasts."""
-        url: str | None = self._entry.data.get(CONF_CLOUDHOOK_URL)
-        if url is None or "cloud" not in self._hass.config.components:
+        url: str | None = self._account.entry.data.get(CONF_CLOUDHOOK_URL)
+        if url is None or "cloud" not in self._account.hass.config.components:
             return None
         from homeassistant.components import cloud  # noqa: PLC0415
 
-        return url if cloud.async_active_subscription(self._hass) else None
+        return url if cloud.async_active_subscription(self._account.hass) else None
 
     @callback
     def _core_config_updated(self, _event: Event) -> None:
@@ -192,7 +191,7 @@ class ElksWebhook:
         if not self._external_url_known:
             try:
                 self._external_url = webhook.async_generate_url(
-                    self._hass,
+                    self._account.hass,
                     self.webhook_id,
                     allow_internal=False,
                     prefer_external=True,
@@ -215,7 +214,10 @@ class ElksWebhook:
         if self._reported_missing is not (url is None):
             self._reported_missing = url is None
             async_no_public_url(
-                self._hass, self._entry.entry_id, self._entry.title, missing=url is None
+                self._account.hass,
+                self._account.entry.entry_id,
+                self._account.entry.title,
+                missing=url is None,
             )
         return url
 
@@ -271,9 +273,9 @@ class ElksWebhook:
         """
         if request.method != METH_POST:
             return web.Response(status=HTTPStatus.METHOD_NOT_ALLOWED)
-        if self._entry.options.get(CONF_ONLY_46ELKS_SOURCES) and not from_46elks(
-            hass, request
-        ):
+        if self._account.entry.options.get(
+            CONF_ONLY_46ELKS_SOURCES
+        ) and not from_46elks(hass, request):
             LOGGER.warning(
                 "Refused a webhook from %r: not one of 46elks' addresses",
                 request.remote,
