@@ -16,15 +16,7 @@ from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.json import json_dumps
 
-from .api import (
-    Call,
-    ElksAuthenticationError,
-    ElksCallOutcomeUnknownError,
-    ElksConnectionError,
-    ElksError,
-    ElksRateLimitedError,
-    ElksRequestError,
-)
+from .api import Call, ElksError
 from .audio import (
     DATA_CLIPS,
     async_media_source_url,
@@ -56,27 +48,6 @@ from .tracker import CallTracker
 def invalid(translation_key: str, **placeholders: str) -> ServiceValidationError:
     """Return the translated error for a request that cannot be carried out."""
     return translated(ServiceValidationError, translation_key, **placeholders)
-
-
-def failure_for(to: str, err: ElksError) -> PlacementFailure:
-    """Describe an API error for one recipient."""
-    if isinstance(err, ElksRequestError):
-        return PlacementFailure(to, FailureCode.REJECTED, err.message)
-    if isinstance(err, ElksCallOutcomeUnknownError):
-        return PlacementFailure(
-            to, FailureCode.OUTCOME_UNKNOWN, str(err), may_have_been_placed=True
-        )
-    if isinstance(err, ElksAuthenticationError):
-        return PlacementFailure(
-            to, FailureCode.AUTH_FAILED, "46elks rejected the API credentials"
-        )
-    if isinstance(err, ElksRateLimitedError):
-        return PlacementFailure(
-            to, FailureCode.RATE_LIMITED, "46elks asked to slow down (HTTP 429)"
-        )
-    if isinstance(err, ElksConnectionError):
-        return PlacementFailure(to, FailureCode.CANNOT_CONNECT, str(err))
-    return PlacementFailure(to, FailureCode.UNEXPECTED_RESPONSE, str(err))
 
 
 class Dialer:
@@ -306,11 +277,11 @@ class Dialer:
     def _failed(
         self, request: CallRequest, to: str, sent_at: float, err: ElksError
     ) -> PlacementFailure:
-        failure = failure_for(to, err)
+        failure = PlacementFailure.from_error(to, err)
         self._tracker.placement_failed(
             to,
             request.caller_id,
-            may_exist=failure.may_have_been_placed,
+            may_exist=failure.may_exist,
             sent_at=sent_at,
             ring_timeout=request.timeout,
         )
@@ -327,7 +298,7 @@ def _log_failures(failures: list[PlacementFailure]) -> None:
             failure.code,
             failure.message,
             " - it may have been placed anyway and was not retried"
-            if failure.may_have_been_placed
+            if failure.may_exist
             else "",
         )
 

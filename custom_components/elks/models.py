@@ -9,14 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonObjectType, JsonValueType
 
-from .api import Call, ElksClient, parse_timestamp
+from .api import (
+    Call,
+    ElksAuthenticationError,
+    ElksCallOutcomeUnknownError,
+    ElksClient,
+    ElksConnectionError,
+    ElksError,
+    ElksRateLimitedError,
+    ElksRequestError,
+    parse_timestamp,
+)
 
 type LeadIn = Literal["none", "beep", "pause"]
 _LEAD_INS: dict[str, LeadIn] = {"beep": "beep", "pause": "pause"}
@@ -260,13 +270,36 @@ class Dialing:
 
 
 @dataclass(frozen=True, slots=True)
-class PlacementFailure:
-    """Why one recipient was not called."""
+class RecipientFailure:
+    """Why one recipient got no call or SMS."""
+
+    # What response data calls ``may_exist``.
+    MAY_EXIST_KEY: ClassVar[str]
 
     to: str
     code: FailureCode
     message: str
-    may_have_been_placed: bool = False
+    # The request may have reached 46elks (it is never retried).
+    may_exist: bool = False
+
+    @classmethod
+    def from_error(cls, to: str, err: ElksError) -> Self:
+        """Describe an API error for one recipient."""
+        if isinstance(err, ElksRequestError):
+            return cls(to, FailureCode.REJECTED, err.message)
+        if isinstance(err, ElksCallOutcomeUnknownError):
+            return cls(to, FailureCode.OUTCOME_UNKNOWN, str(err), may_exist=True)
+        if isinstance(err, ElksAuthenticationError):
+            return cls(
+                to, FailureCode.AUTH_FAILED, "46elks rejected the API credentials"
+            )
+        if isinstance(err, ElksRateLimitedError):
+            return cls(
+                to, FailureCode.RATE_LIMITED, "46elks asked to slow down (HTTP 429)"
+            )
+        if isinstance(err, ElksConnectionError):
+            return cls(to, FailureCode.CANNOT_CONNECT, str(err))
+        return cls(to, FailureCode.UNEXPECTED_RESPONSE, str(err))
 
     def as_dict(self) -> JsonObjectType:
         """Return the failure as response data."""
@@ -274,8 +307,15 @@ class PlacementFailure:
             "to": self.to,
             "error": self.code,
             "message": self.message,
-            "may_have_been_placed": self.may_have_been_placed,
+            self.MAY_EXIST_KEY: self.may_exist,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementFailure(RecipientFailure):
+    """Why one recipient was not called."""
+
+    MAY_EXIST_KEY = "may_have_been_placed"
 
 
 type Placement = Call | PlacementFailure

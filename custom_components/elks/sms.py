@@ -39,9 +39,15 @@ from .api import (
 )
 from .const import CONF_CALLER_ID, DOMAIN, EVENT_SMS_STATUS, LOGGER, signal_sms_updated
 from .coordinator import ElksAccountCoordinator
-from .dialer import failure_for, invalid
+from .dialer import invalid
 from .errors import translated
-from .models import AccountContext, FailureCode, WebhookRoute, iso_timestamp
+from .models import (
+    AccountContext,
+    FailureCode,
+    RecipientFailure,
+    WebhookRoute,
+    iso_timestamp,
+)
 from .webhook import ElksWebhook, checked_form
 
 STORAGE_VERSION = 1
@@ -114,22 +120,10 @@ class SentSms:
 
 
 @dataclass(frozen=True, slots=True)
-class SmsFailure:
+class SmsFailure(RecipientFailure):
     """Why one recipient got no SMS."""
 
-    to: str
-    code: FailureCode
-    message: str
-    may_have_been_sent: bool = False
-
-    def as_dict(self) -> JsonObjectType:
-        """Return the failure as response data."""
-        return {
-            "to": self.to,
-            "error": self.code,
-            "message": self.message,
-            "may_have_been_sent": self.may_have_been_sent,
-        }
+    MAY_EXIST_KEY = "may_have_been_sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +283,7 @@ class SmsSender:
                 failure.code,
                 failure.message,
                 " - it may have been sent anyway and was not retried"
-                if failure.may_have_been_sent
+                if failure.may_exist
                 else "",
             )
         if not sent:
@@ -318,12 +312,10 @@ class SmsSender:
                 dry_run=request.dry_run,
             )
         except ElksError as err:
-            failure = failure_for(to, err)
+            failure = SmsFailure.from_error(to, err)
             if failure.code is FailureCode.AUTH_FAILED:
                 self._account.entry.async_start_reauth(self._account.hass)
-            return SmsFailure(
-                to, failure.code, failure.message, failure.may_have_been_placed
-            )
+            return failure
         finally:
             self._in_flight -= 1
             self._answered.set()

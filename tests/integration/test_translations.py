@@ -84,14 +84,13 @@ def test_issue_keys_exist() -> None:
 def test_failure_codes_have_messages() -> None:
     """Each per-recipient failure code maps to an exception message."""
     from custom_components.elks import api  # noqa: PLC0415
-    from custom_components.elks.dialer import failure_for  # noqa: PLC0415
-    from custom_components.elks.models import FailureCode  # noqa: PLC0415
+    from custom_components.elks.models import FailureCode, PlacementFailure  # noqa: PLC0415
 
     exceptions = _load("en")["exceptions"]
     # Every code a failure can carry.
     for code in FailureCode:
         assert f"call_{code}" in exceptions, code
-    # And the code of each API error, whichever way failure_for builds it.
+    # And the code of each API error, whichever way from_error builds it.
     samples: list[api.ElksError] = [
         api.ElksError("x"),
         api.ElksAuthenticationError("x"),
@@ -107,7 +106,10 @@ def test_failure_codes_have_messages() -> None:
 
     assert {type(err) for err in samples} == subclasses(api.ElksError)
     for err in samples:
-        assert f"call_{failure_for('+46700000001', err).code}" in exceptions
+        assert (
+            f"call_{PlacementFailure.from_error('+46700000001', err).code}"
+            in exceptions
+        )
 
 
 def test_config_flow_reasons_and_errors_exist() -> None:
