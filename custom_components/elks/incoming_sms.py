@@ -35,7 +35,7 @@ from .const import (
     SUBENTRY_INCOMING_SMS,
     signal_sms_received,
 )
-from .models import NumberClaim, NumberField, WebhookRoute, iso_timestamp
+from .models import NumberClaim, NumberField, WebhookRoute, sms_data, sms_event_data
 from .webhook import ElksWebhook, checked_form
 
 STORAGE_VERSION = 1
@@ -100,11 +100,8 @@ class ReceivedSms:
     def as_dict(self) -> JsonObjectType:
         """Return the SMS as events show it."""
         return {
-            "id": self.id,
-            "from": self.sender,
-            "to": self.to,
+            **sms_data(self.id, self.sender, self.to, self.created),
             "message": self.message,
-            "created": iso_timestamp(self.created),
         }
 
 
@@ -194,16 +191,12 @@ class IncomingSms:
             LOGGER.info("Ignored an SMS to %s from %r: not allowed", sms.to, sms.sender)
             return False
         self._remember(sms.id)
-        data: JsonObjectType = {
-            "config_entry_id": self._entry.entry_id,
-            "device_id": self._device_id,
-            "sms_id": sms.id,
-            **{key: value for key, value in sms.as_dict().items() if key != "id"},
-        }
-        self._hass.bus.async_fire(EVENT_SMS_RECEIVED, data)
-        async_dispatcher_send(
-            self._hass, signal_sms_received(sub.subentry_id), sms.as_dict()
+        data = sms.as_dict()
+        self._hass.bus.async_fire(
+            EVENT_SMS_RECEIVED,
+            sms_event_data(self._entry.entry_id, self._device_id, data),
         )
+        async_dispatcher_send(self._hass, signal_sms_received(sub.subentry_id), data)
         return True
 
     def _remember(self, sms_id: str) -> None:

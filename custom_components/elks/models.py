@@ -160,6 +160,28 @@ def call_data(call: Call) -> JsonObjectType:
     }
 
 
+def sms_data(sms_id: str, sender: str, to: str, created: str | None) -> JsonObjectType:
+    """Return what every SMS, sent or received, shows in events and attributes."""
+    return {
+        "id": sms_id,
+        "from": sender,
+        "to": to,
+        "created": iso_timestamp(created),
+    }
+
+
+def sms_event_data(
+    entry_id: str, device_id: str, sms: JsonObjectType
+) -> JsonObjectType:
+    """Return an SMS's data as its bus event carries it (``id`` as ``sms_id``)."""
+    return {
+        "config_entry_id": entry_id,
+        "device_id": device_id,
+        "sms_id": sms["id"],
+        **{key: value for key, value in sms.items() if key != "id"},
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class MenuItem:
     """What a menu digit means: a label for automations, or a number to connect."""

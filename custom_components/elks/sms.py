@@ -47,6 +47,8 @@ from .models import (
     RecipientFailure,
     WebhookRoute,
     iso_timestamp,
+    sms_data,
+    sms_event_data,
 )
 from .webhook import ElksWebhook, checked_form
 
@@ -106,15 +108,12 @@ class SentSms:
     def as_dict(self) -> JsonObjectType:
         """Return the SMS as events, the sensor and responses show it."""
         return {
-            "id": self.id,
-            "to": self.to,
-            "from": self.sender,
+            **sms_data(self.id, self.sender, self.to, self.created),
             "status": self.status,
             "parts": self.parts,
             "cost": None
             if self.cost is None
             else self.cost / MONEY_UNITS_PER_CURRENCY_UNIT,
-            "created": iso_timestamp(self.created),
             "delivered": iso_timestamp(self.delivered),
         }
 
@@ -389,12 +388,9 @@ class SmsSender:
         )
         self._account.hass.bus.async_fire(
             EVENT_SMS_STATUS,
-            {
-                "config_entry_id": self._account.entry.entry_id,
-                "device_id": self._device_id,
-                "sms_id": sms_id,
-                **{k: v for k, v in sent.as_dict().items() if k != "id"},
-            },
+            sms_event_data(
+                self._account.entry.entry_id, self._device_id, sent.as_dict()
+            ),
         )
         return True
 
