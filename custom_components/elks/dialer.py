@@ -42,7 +42,7 @@ from .models import (
     Speech,
 )
 from .signals import CallSignals
-from .tracker import CallTracker
+from .tracker import CallTracker, PlacementAttempt
 
 
 def invalid(translation_key: str, **placeholders: str) -> ServiceValidationError:
@@ -242,7 +242,7 @@ class Dialer:
         """
         request = dialing.request
         plan, voice_start = self._voice_start(dialing)
-        sent_at = time.time()
+        attempt = PlacementAttempt(to, request.caller_id, time.time(), request.timeout)
         self._tracker.placement_started()
         try:
             placed = await self._account.client.place_call(
@@ -253,18 +253,12 @@ class Dialer:
                 timeout=request.timeout,
             )
         except ElksError as err:
-            return self._failed(request, to, sent_at, err)
+            return self._failed(attempt, err)
         except BaseException as err:
             # Cancelled (script stopped, automation restarted, shutdown) or a
             # bug: the POST may have reached 46elks, so its hangup must still
             # be recognised, and the placement must not count as under way.
-            self._tracker.placement_failed(
-                to,
-                request.caller_id,
-                may_exist=True,
-                sent_at=sent_at,
-                ring_timeout=request.timeout,
-            )
+            self._tracker.placement_failed(attempt, may_exist=True)
             LOGGER.warning(
                 "Placing the call to %r was interrupted (%s); 46elks may have placed it",
                 to,
@@ -274,17 +268,9 @@ class Dialer:
         self._tracker.placement_succeeded(placed, plan)
         return placed
 
-    def _failed(
-        self, request: CallRequest, to: str, sent_at: float, err: ElksError
-    ) -> PlacementFailure:
-        failure = PlacementFailure.from_error(to, err)
-        self._tracker.placement_failed(
-            to,
-            request.caller_id,
-            may_exist=failure.may_exist,
-            sent_at=sent_at,
-            ring_timeout=request.timeout,
-        )
+    def _failed(self, attempt: PlacementAttempt, err: ElksError) -> PlacementFailure:
+        failure = PlacementFailure.from_error(attempt.to, err)
+        self._tracker.placement_failed(attempt, may_exist=failure.may_exist)
         if failure.code is FailureCode.AUTH_FAILED:
             self._account.entry.async_start_reauth(self._account.hass)
         return failure

@@ -117,6 +117,16 @@ class _Pending:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PlacementAttempt:
+    """One ``POST /calls`` as sent: what an uncertain placement is matched by."""
+
+    to: str
+    from_number: str
+    sent_at: float  # wall clock
+    ring_timeout: int
+
+
 @dataclass(slots=True)
 class _Live:
     """What is kept in memory for an interactive call."""
@@ -265,26 +275,22 @@ class CallTracker:
             self.hangup_received(parked[0])
 
     @callback
-    def placement_failed(
-        self,
-        to: str,
-        from_number: str,
-        *,
-        may_exist: bool,
-        sent_at: float | None = None,
-        ring_timeout: int = MAX_RING_TIMEOUT,
-    ) -> None:
+    def placement_failed(self, attempt: PlacementAttempt, *, may_exist: bool) -> None:
         """Note a failed placement; remember it when the call may exist all the same.
 
-        ``sent_at`` is the wall clock when the POST was sent: a hangup is
-        adopted only for a call 46elks created while it was under way.
+        A hangup is adopted only for a call 46elks created while the POST
+        was under way (from ``attempt.sent_at`` until now).
         """
         self._placements_in_flight -= 1
         self._notify_placed()
         if not may_exist:
             return
         pending = _Pending(
-            to, from_number, time.time(), sent_at=sent_at, ring_timeout=ring_timeout
+            attempt.to,
+            attempt.from_number,
+            time.time(),
+            sent_at=attempt.sent_at,
+            ring_timeout=attempt.ring_timeout,
         )
         for call_id, (call, _) in list(self._parked.items()):
             if pending.may_have_created(call):
