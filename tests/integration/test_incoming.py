@@ -53,12 +53,9 @@ from custom_components.elks.const import (
     SUBENTRY_INCOMING_CALL,
 )
 from custom_components.elks.diagnostics import async_get_config_entry_diagnostics
-from custom_components.elks.incoming_settings import (
-    SettingsError,
-    check_settings,
-    parse_menu,
-)
+from custom_components.elks.incoming_settings import check_settings, parse_menu
 from custom_components.elks.models import WebhookRoute
+from custom_components.elks.subentry_flow import SettingsError
 from elks_simulator import Callee, Number
 from homeassistant.components import media_source
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
