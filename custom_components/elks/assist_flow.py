@@ -106,15 +106,10 @@ class AssistSubentryFlow(NumberSubentryFlow):
         """Choose the pipeline, the numbers and the callers."""
         if "assist_pipeline" not in self.hass.config.components:
             return self.async_abort(reason="no_assist")
-        if abort := await self._async_load_numbers():
-            return abort
+        return await super().async_step_user(user_input)
 
-        async def confirm(_: None) -> SubentryFlowResult:
-            return await self.async_step_confirm()
-
-        return await self._async_form(
-            "user", self._schema(), user_input, self._check, confirm
-        )
+    async def _async_user_done(self) -> SubentryFlowResult:
+        return await self.async_step_confirm()
 
     def _pipeline_selector(self) -> SelectSelector:
         from homeassistant.components.assist_pipeline import async_get_pipelines  # noqa: PLC0415
@@ -126,7 +121,7 @@ class AssistSubentryFlow(NumberSubentryFlow):
         # Translates "preferred"; pipelines keep their names.
         return single_select(pipelines, "assist_pipeline")
 
-    def _schema(self) -> probatio.Schema:
+    def _user_schema(self) -> probatio.Schema:
         no_dial_in = SelectOptionDict(value=NO_DIAL_IN, label=NO_DIAL_IN)
         return probatio.Schema(
             {
@@ -158,7 +153,7 @@ class AssistSubentryFlow(NumberSubentryFlow):
             }
         )
 
-    def _check(self, user_input: dict[str, Any]) -> None:
+    def _check_user(self, user_input: dict[str, Any]) -> None:
         """Check the form; keep what the subentry will hold."""
         number_id = user_input[CONF_ASSIST_NUMBER]
         dial_in_id = user_input.get(CONF_ASSIST_DIAL_IN, NO_DIAL_IN)

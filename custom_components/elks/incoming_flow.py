@@ -8,10 +8,9 @@ import probatio
 
 from homeassistant.config_entries import SubentryFlowResult
 
-from .const import CONF_NUMBER_ID, CONF_PREVIOUS_VOICE_START
+from .const import CONF_PREVIOUS_VOICE_START
 from .incoming_settings import SETTINGS_SCHEMA, check_settings
 from .models import NumberField
-from .numbers import number_selector
 from .subentry_flow import SingleNumberSubentryFlow
 
 
@@ -28,25 +27,6 @@ class IncomingCallSubentryFlow(SingleNumberSubentryFlow):
 
     def _parse_settings(self, user_input: dict[str, Any]) -> dict[str, Any]:
         return check_settings(user_input)
-
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Pick an active voice number of the account not set up yet."""
-        if abort := await self._async_load_numbers():
-            return abort
-        if user_input is not None:
-            return await self._async_take(user_input[CONF_NUMBER_ID])
-        return self.async_show_form(
-            step_id="user",
-            data_schema=probatio.Schema(
-                {
-                    probatio.Required(CONF_NUMBER_ID): number_selector(
-                        self._numbers.values()
-                    )
-                }
-            ),
-        )
 
     async def _async_taken(self) -> SubentryFlowResult:
         return await self.async_step_settings()

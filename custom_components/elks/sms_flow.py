@@ -9,15 +9,16 @@ import probatio
 from homeassistant.config_entries import SubentryFlowResult
 
 from .api import InvalidNumberError
-from .const import CONF_ALLOWED_SENDERS, CONF_NUMBER_ID, CONF_PREVIOUS_SMS_URL
+from .const import CONF_ALLOWED_SENDERS, CONF_PREVIOUS_SMS_URL
 from .incoming_sms import parse_allowed_senders
 from .models import NumberField
-from .numbers import number_selector, sms_unique_id
+from .numbers import sms_unique_id
 from .subentry_flow import PHONE_NUMBERS, SettingsError, SingleNumberSubentryFlow
 
-_SETTINGS_SCHEMA = probatio.Schema(
-    {probatio.Optional(CONF_ALLOWED_SENDERS): PHONE_NUMBERS}
-)
+# Asked for with the number, and all that can change later.
+_SETTINGS_FIELDS: dict[probatio.Marker, Any] = {
+    probatio.Optional(CONF_ALLOWED_SENDERS): PHONE_NUMBERS
+}
 
 
 def _allowed(user_input: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +37,7 @@ class IncomingSmsSubentryFlow(SingleNumberSubentryFlow):
 
     field = NumberField.SMS_URL
     no_numbers_reason = "no_sms_numbers"
+    user_fields = _SETTINGS_FIELDS
 
     def __init__(self) -> None:
         """Start with no number chosen and nobody allowed."""
@@ -43,37 +45,14 @@ class IncomingSmsSubentryFlow(SingleNumberSubentryFlow):
         self._allowed: dict[str, Any] = {}
 
     def _settings_schema(self) -> probatio.Schema:
-        return _SETTINGS_SCHEMA
+        return probatio.Schema(_SETTINGS_FIELDS)
 
     def _parse_settings(self, user_input: dict[str, Any]) -> dict[str, Any]:
         return _allowed(user_input)
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Choose a number that receives SMS, and who may text it."""
-        if abort := await self._async_load_numbers():
-            return abort
-
-        async def take(allowed: dict[str, Any]) -> SubentryFlowResult:
-            assert user_input is not None
-            self._allowed = allowed
-            return await self._async_take(user_input[CONF_NUMBER_ID])
-
-        return await self._async_form(
-            "user",
-            probatio.Schema(
-                {
-                    probatio.Required(CONF_NUMBER_ID): number_selector(
-                        self._numbers.values()
-                    ),
-                    probatio.Optional(CONF_ALLOWED_SENDERS): PHONE_NUMBERS,
-                }
-            ),
-            user_input,
-            _allowed,
-            take,
-        )
+    def _check_user(self, user_input: dict[str, Any]) -> None:
+        self._allowed = _allowed(user_input)
+        super()._check_user(user_input)
 
     async def _async_taken(self) -> SubentryFlowResult:
         assert self._chosen is not None

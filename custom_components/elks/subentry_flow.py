@@ -35,7 +35,7 @@ from homeassistant.helpers.selector import (
 from .api import ElksError, PhoneNumber
 from .const import CONF_CLOUDHOOK_URL, CONF_NUMBER_ID, CONF_RECIPIENT_NUMBER
 from .models import NumberField
-from .numbers import describe_target, points_at_us
+from .numbers import describe_target, number_selector, points_at_us
 
 
 class SettingsError(ValueError):
@@ -139,6 +139,32 @@ class NumberSubentryFlow(FormSubentryFlow):
         """Return the stored settings as the form shows them."""
         return dict(data)
 
+    def _user_schema(self) -> probatio.Schema:
+        """Return the first form: the numbers offered, and what is asked with them."""
+        raise NotImplementedError
+
+    def _check_user(self, user_input: dict[str, Any]) -> None:
+        """Keep what the first form chose, or raise SettingsError."""
+        raise NotImplementedError
+
+    async def _async_user_done(self) -> SubentryFlowResult:
+        """Go on once the first form is accepted."""
+        raise NotImplementedError
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Offer the numbers that can serve the field and no subentry claims yet."""
+        if abort := await self._async_load_numbers():
+            return abort
+        return await self._async_form(
+            "user",
+            self._user_schema(),
+            user_input,
+            self._check_user,
+            lambda _: self._async_user_done(),
+        )
+
     async def _async_load_numbers(self) -> SubentryFlowResult | None:
         """Keep the numbers to offer (once); return an abort when there are none."""
         if not self._numbers:
@@ -195,9 +221,26 @@ class SingleNumberSubentryFlow(NumberSubentryFlow):
         # The field's value before us, as shown to the user (None: ours or empty).
         self._previous: str | None = None
 
+    # Fields the first form asks for with the number.
+    user_fields: ClassVar[Mapping[probatio.Marker, Any]] = {}
+
     async def _async_taken(self) -> SubentryFlowResult:
         """Go on once the chosen number may be taken."""
         raise NotImplementedError
+
+    def _user_schema(self) -> probatio.Schema:
+        return probatio.Schema(
+            {
+                probatio.Required(CONF_NUMBER_ID): number_selector(
+                    self._numbers.values()
+                ),
+                **self.user_fields,
+            }
+        )
+
+    def _check_user(self, user_input: dict[str, Any]) -> None:
+        # A select of self._numbers: the schema refused anything else.
+        self._chosen = self._numbers[user_input[CONF_NUMBER_ID]]
 
     def _leads_elsewhere(self, value: str | None) -> bool:
         """Return whether a field's value leads somewhere that is not this account."""
@@ -207,9 +250,9 @@ class SingleNumberSubentryFlow(NumberSubentryFlow):
             value, entry.data[CONF_WEBHOOK_ID], entry.data.get(CONF_CLOUDHOOK_URL)
         )
 
-    async def _async_take(self, number_id: str) -> SubentryFlowResult:
-        """Choose a number (from the form's select) and ask if it leads elsewhere."""
-        self._chosen = self._numbers[number_id]
+    async def _async_user_done(self) -> SubentryFlowResult:
+        """Ask before taking the chosen number if it leads elsewhere."""
+        assert self._chosen is not None
         current = _CURRENT[self.field](self._chosen)
         self._previous = current if self._leads_elsewhere(current) else None
         if self._previous:
