@@ -2,7 +2,8 @@
 
 The user picks an Assist pipeline, the account's websocket number (whose
 ``voice_start`` becomes the WebSocket URL), optionally a number to dial in
-on (connected to the websocket number), and the callers allowed to talk.
+on (connected to the websocket number), and the callers allowed to talk
+(the settings that can change later are in ``assist_settings.py``).
 Numbers that lead elsewhere now are shown by host only (a full URL may hold
 somebody's secret) and taken over only after the user confirms.
 """
@@ -15,76 +16,32 @@ from typing import Any
 import probatio
 
 from homeassistant.config_entries import SubentryFlowResult
-from homeassistant.helpers.selector import (
-    SelectOptionDict,
-    SelectSelector,
-    TextSelector,
-)
+from homeassistant.helpers.selector import SelectOptionDict
 
-from .api import InvalidNumberError, normalize_number
 from .assist import is_assist_url, new_token, websocket_url
+from .assist_settings import (
+    CALLERS_AND_GREETING,
+    parse_settings,
+    pipeline_field,
+    settings_schema,
+    shown_settings,
+)
 from .const import (
-    CONF_ASSIST_CALLERS,
     CONF_ASSIST_DIAL_IN,
     CONF_ASSIST_DIAL_IN_ID,
-    CONF_ASSIST_GREETING,
     CONF_ASSIST_NUMBER,
     CONF_ASSIST_NUMBER_ID,
-    CONF_ASSIST_PIPELINE,
     CONF_ASSIST_TOKEN,
-    DEFAULT_ASSIST_GREETING,
 )
 from .models import NumberField
 from .numbers import describe_target, number_selector
-from .subentry_flow import (
-    PHONE_NUMBERS,
-    NumberSubentryFlow,
-    SettingsError,
-    single_select,
-)
+from .subentry_flow import NumberSubentryFlow, SettingsError
 
-# The "preferred pipeline" choice: Assist's preferred pipeline at each call.
-PREFERRED = "preferred"
 NO_DIAL_IN = "none"
-MAX_CALLERS = 20
-
-
-_CALLERS_AND_GREETING: dict[probatio.Marker, Any] = {
-    probatio.Required(CONF_ASSIST_CALLERS): PHONE_NUMBERS,
-    probatio.Optional(CONF_ASSIST_GREETING, default=DEFAULT_ASSIST_GREETING): (
-        TextSelector()
-    ),
-}
 
 
 def _previous(field: str) -> str:
     return f"previous_{field}"
-
-
-def _callers(user_input: dict[str, Any]) -> list[str]:
-    """Return the allowed callers normalised, or raise naming the problem."""
-    callers: list[str] = []
-    try:
-        for caller in user_input.get(CONF_ASSIST_CALLERS) or []:
-            if caller.strip() and (n := normalize_number(caller)) not in callers:
-                callers.append(n)
-    except InvalidNumberError as err:
-        raise SettingsError(CONF_ASSIST_CALLERS, "invalid_number") from err
-    if not callers or len(callers) > MAX_CALLERS:
-        raise SettingsError(CONF_ASSIST_CALLERS, "callers_count")
-    return callers
-
-
-def _settings(user_input: dict[str, Any]) -> dict[str, Any]:
-    """Return what can change later as stored: pipeline, callers, greeting."""
-    callers = _callers(user_input)
-    pipeline = user_input[CONF_ASSIST_PIPELINE]
-    return {
-        CONF_ASSIST_PIPELINE: None if pipeline == PREFERRED else pipeline,
-        CONF_ASSIST_CALLERS: callers,
-        CONF_ASSIST_GREETING: user_input.get(CONF_ASSIST_GREETING)
-        or DEFAULT_ASSIST_GREETING,
-    }
 
 
 class AssistSubentryFlow(NumberSubentryFlow):
@@ -111,23 +68,11 @@ class AssistSubentryFlow(NumberSubentryFlow):
     async def _async_user_done(self) -> SubentryFlowResult:
         return await self.async_step_confirm()
 
-    def _pipeline_selector(self) -> SelectSelector:
-        from homeassistant.components.assist_pipeline import async_get_pipelines  # noqa: PLC0415
-
-        pipelines = [SelectOptionDict(value=PREFERRED, label=PREFERRED)] + [
-            SelectOptionDict(value=p.id, label=p.name)
-            for p in async_get_pipelines(self.hass)
-        ]
-        # Translates "preferred"; pipelines keep their names.
-        return single_select(pipelines, "assist_pipeline")
-
     def _user_schema(self) -> probatio.Schema:
         no_dial_in = SelectOptionDict(value=NO_DIAL_IN, label=NO_DIAL_IN)
         return probatio.Schema(
             {
-                probatio.Required(
-                    CONF_ASSIST_PIPELINE, default=PREFERRED
-                ): self._pipeline_selector(),
+                **pipeline_field(self.hass),
                 probatio.Required(CONF_ASSIST_NUMBER): number_selector(
                     self._numbers.values()
                 ),
@@ -138,20 +83,12 @@ class AssistSubentryFlow(NumberSubentryFlow):
                         translation_key=CONF_ASSIST_DIAL_IN,
                     )
                 ),
-                **_CALLERS_AND_GREETING,
+                **CALLERS_AND_GREETING,
             }
         )
 
     def _settings_schema(self) -> probatio.Schema:
-        """Return what can change later: the numbers stay (they were taken over)."""
-        return probatio.Schema(
-            {
-                probatio.Required(
-                    CONF_ASSIST_PIPELINE, default=PREFERRED
-                ): self._pipeline_selector(),
-                **_CALLERS_AND_GREETING,
-            }
-        )
+        return settings_schema(self.hass)
 
     def _check_user(self, user_input: dict[str, Any]) -> None:
         """Check the form; keep what the subentry will hold."""
@@ -160,7 +97,7 @@ class AssistSubentryFlow(NumberSubentryFlow):
         # Both are selects of self._numbers: the schema refused anything else.
         if dial_in_id == number_id:
             raise SettingsError(CONF_ASSIST_DIAL_IN, "same_number")
-        settings = _settings(user_input)
+        settings = parse_settings(user_input)
         token = new_token()
         if websocket_url(self.hass, token) is None:
             raise SettingsError("base", "no_public_url")
@@ -207,10 +144,7 @@ class AssistSubentryFlow(NumberSubentryFlow):
         )
 
     def _parse_settings(self, user_input: dict[str, Any]) -> dict[str, Any]:
-        return _settings(user_input)
+        return parse_settings(user_input)
 
     def _current_settings(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            **data,
-            CONF_ASSIST_PIPELINE: data.get(CONF_ASSIST_PIPELINE) or PREFERRED,
-        }
+        return shown_settings(data)

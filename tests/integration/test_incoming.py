@@ -1109,6 +1109,15 @@ async def test_flow_aborts_without_numbers(
         (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
     )
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "no_numbers")
+    # An account that is not set up has no client to ask.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
+    )
+    assert (result["type"], result["reason"]) == (
+        FlowResultType.ABORT,
+        "cannot_connect",
+    )
 
 
 async def test_recordings_kept_and_served(

@@ -179,7 +179,7 @@ def test_entity_attributes_have_names() -> None:
 NUMBER_FLOWS = {
     "incoming_call": ("incoming_flow.py", "incoming_settings.py"),
     "incoming_sms": ("sms_flow.py",),
-    "assist": ("assist_flow.py",),
+    "assist": ("assist_flow.py", "assist_settings.py"),
 }
 
 
