@@ -2,84 +2,59 @@
 
 The user picks an Assist pipeline, the account's websocket number (whose
 ``voice_start`` becomes the WebSocket URL), optionally a number to dial in
-on (connected to the websocket number), and the callers allowed to talk.
+on (connected to the websocket number), and the callers allowed to talk
+(the settings that can change later are in ``assist_settings.py``).
 Numbers that lead elsewhere now are shown by host only (a full URL may hold
 somebody's secret) and taken over only after the user confirms.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import probatio
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
-from homeassistant.helpers.selector import (
-    SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
-    TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
-)
+from homeassistant.config_entries import SubentryFlowResult
+from homeassistant.helpers.selector import SelectOptionDict
 
-from .api import ElksError, InvalidNumberError, PhoneNumber, normalize_number
 from .assist import is_assist_url, new_token, websocket_url
+from .assist_settings import (
+    CALLERS_AND_GREETING,
+    parse_settings,
+    pipeline_field,
+    settings_schema,
+    shown_settings,
+)
 from .const import (
-    CONF_ASSIST_CALLERS,
     CONF_ASSIST_DIAL_IN,
     CONF_ASSIST_DIAL_IN_ID,
-    CONF_ASSIST_GREETING,
     CONF_ASSIST_NUMBER,
     CONF_ASSIST_NUMBER_ID,
-    CONF_ASSIST_PIPELINE,
     CONF_ASSIST_TOKEN,
-    DEFAULT_ASSIST_GREETING,
 )
 from .models import NumberField
 from .numbers import describe_target, number_selector
+from .subentry_flow import NumberSubentryFlow, SettingsError
 
-# The "preferred pipeline" choice: Assist's preferred pipeline at each call.
-PREFERRED = "preferred"
 NO_DIAL_IN = "none"
-MAX_CALLERS = 20
-
-
-_CALLERS_AND_GREETING: dict[probatio.Marker, Any] = {
-    probatio.Required(CONF_ASSIST_CALLERS): TextSelector(
-        TextSelectorConfig(type=TextSelectorType.TEL, multiple=True)
-    ),
-    probatio.Optional(CONF_ASSIST_GREETING, default=DEFAULT_ASSIST_GREETING): (
-        TextSelector()
-    ),
-}
 
 
 def _previous(field: str) -> str:
     return f"previous_{field}"
 
 
-def _callers(user_input: dict[str, Any]) -> tuple[list[str], str | None]:
-    """Return the allowed callers normalised, or the error key that names the problem."""
-    callers: list[str] = []
-    try:
-        for caller in user_input.get(CONF_ASSIST_CALLERS) or []:
-            if caller.strip() and (n := normalize_number(caller)) not in callers:
-                callers.append(n)
-    except InvalidNumberError:
-        return [], "invalid_number"
-    if not callers or len(callers) > MAX_CALLERS:
-        return [], "callers_count"
-    return callers, None
-
-
-class AssistSubentryFlow(ConfigSubentryFlow):
+class AssistSubentryFlow(NumberSubentryFlow):
     """Add Assist by phone to a 46elks account."""
+
+    # Numbers whose calls a subentry already takes (Incoming calls, another
+    # Assist by phone) are not offered: one voice_start each.
+    field = NumberField.VOICE_START
+    no_numbers_reason = "no_voice_numbers"
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
-        self._numbers: dict[str, PhoneNumber] = {}
+        super().__init__()
         self._data: dict[str, Any] = {}
 
     async def async_step_user(
@@ -88,56 +63,16 @@ class AssistSubentryFlow(ConfigSubentryFlow):
         """Choose the pipeline, the numbers and the callers."""
         if "assist_pipeline" not in self.hass.config.components:
             return self.async_abort(reason="no_assist")
-        entry = self._get_entry()
-        if not self._numbers:
-            try:
-                numbers = await entry.runtime_data.client.list_numbers()
-            except ElksError:
-                return self.async_abort(reason="cannot_connect")
-            # Numbers whose calls a subentry already takes (Incoming calls,
-            # another Assist by phone) are not offered: one voice_start each.
-            taken = entry.runtime_data.numbers.claimed(NumberField.VOICE_START)
-            self._numbers = {
-                n.id: n for n in numbers if n.can_call_from and n.id not in taken
-            }
-        if not self._numbers:
-            return self.async_abort(reason="no_voice_numbers")
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            errors = self._check(user_input)
-            if not errors:
-                return await self.async_step_confirm()
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                self._schema(), user_input or {}
-            ),
-            errors=errors,
-        )
+        return await super().async_step_user(user_input)
 
-    def _pipeline_selector(self) -> SelectSelector:
-        from homeassistant.components.assist_pipeline import async_get_pipelines  # noqa: PLC0415
+    async def _async_user_done(self) -> SubentryFlowResult:
+        return await self.async_step_confirm()
 
-        pipelines = [SelectOptionDict(value=PREFERRED, label=PREFERRED)] + [
-            SelectOptionDict(value=p.id, label=p.name)
-            for p in async_get_pipelines(self.hass)
-        ]
-        return SelectSelector(
-            SelectSelectorConfig(
-                options=pipelines,
-                mode=SelectSelectorMode.DROPDOWN,
-                # Translates "preferred"; pipelines keep their names.
-                translation_key="assist_pipeline",
-            )
-        )
-
-    def _schema(self) -> probatio.Schema:
+    def _user_schema(self) -> probatio.Schema:
         no_dial_in = SelectOptionDict(value=NO_DIAL_IN, label=NO_DIAL_IN)
         return probatio.Schema(
             {
-                probatio.Required(
-                    CONF_ASSIST_PIPELINE, default=PREFERRED
-                ): self._pipeline_selector(),
+                **pipeline_field(self.hass),
                 probatio.Required(CONF_ASSIST_NUMBER): number_selector(
                     self._numbers.values()
                 ),
@@ -148,46 +83,28 @@ class AssistSubentryFlow(ConfigSubentryFlow):
                         translation_key=CONF_ASSIST_DIAL_IN,
                     )
                 ),
-                **_CALLERS_AND_GREETING,
+                **CALLERS_AND_GREETING,
             }
         )
 
     def _settings_schema(self) -> probatio.Schema:
-        """Return what can change later: the numbers stay (they were taken over)."""
-        return probatio.Schema(
-            {
-                probatio.Required(
-                    CONF_ASSIST_PIPELINE, default=PREFERRED
-                ): self._pipeline_selector(),
-                **_CALLERS_AND_GREETING,
-            }
-        )
+        return settings_schema(self.hass)
 
-    def _check(self, user_input: dict[str, Any]) -> dict[str, str]:
+    def _check_user(self, user_input: dict[str, Any]) -> None:
         """Check the form; keep what the subentry will hold."""
         number_id = user_input[CONF_ASSIST_NUMBER]
         dial_in_id = user_input.get(CONF_ASSIST_DIAL_IN, NO_DIAL_IN)
         # Both are selects of self._numbers: the schema refused anything else.
         if dial_in_id == number_id:
-            return {CONF_ASSIST_DIAL_IN: "same_number"}
-        callers, error = _callers(user_input)
-        if error:
-            return {CONF_ASSIST_CALLERS: error}
+            raise SettingsError(CONF_ASSIST_DIAL_IN, "same_number")
+        settings = parse_settings(user_input)
         token = new_token()
         if websocket_url(self.hass, token) is None:
-            return {"base": "no_public_url"}
-        pipeline = user_input[CONF_ASSIST_PIPELINE]
-        self._data = {
-            CONF_ASSIST_PIPELINE: None if pipeline == PREFERRED else pipeline,
-            CONF_ASSIST_TOKEN: token,
-            CONF_ASSIST_CALLERS: callers,
-            CONF_ASSIST_GREETING: user_input.get(CONF_ASSIST_GREETING)
-            or DEFAULT_ASSIST_GREETING,
-        }
+            raise SettingsError("base", "no_public_url")
+        self._data = {**settings, CONF_ASSIST_TOKEN: token}
         self._add_number(CONF_ASSIST_NUMBER, CONF_ASSIST_NUMBER_ID, number_id)
         if dial_in_id != NO_DIAL_IN:
             self._add_number(CONF_ASSIST_DIAL_IN, CONF_ASSIST_DIAL_IN_ID, dial_in_id)
-        return {}
 
     def _add_number(self, key: str, id_key: str, number_id: str) -> None:
         number = self._numbers[number_id]
@@ -226,40 +143,8 @@ class AssistSubentryFlow(ConfigSubentryFlow):
             unique_id=self._data[CONF_ASSIST_NUMBER_ID],
         )
 
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change the pipeline, the allowed callers and the greeting; the numbers stay."""
-        subentry = self._get_reconfigure_subentry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            callers, error = _callers(user_input)
-            if error:
-                errors[CONF_ASSIST_CALLERS] = error
-            else:
-                pipeline = user_input[CONF_ASSIST_PIPELINE]
-                return self.async_update_and_abort(
-                    self._get_entry(),
-                    subentry,
-                    data={
-                        **subentry.data,
-                        CONF_ASSIST_PIPELINE: None
-                        if pipeline == PREFERRED
-                        else pipeline,
-                        CONF_ASSIST_CALLERS: callers,
-                        CONF_ASSIST_GREETING: user_input.get(CONF_ASSIST_GREETING)
-                        or DEFAULT_ASSIST_GREETING,
-                    },
-                )
-        current = {
-            **subentry.data,
-            CONF_ASSIST_PIPELINE: subentry.data.get(CONF_ASSIST_PIPELINE) or PREFERRED,
-        }
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                self._settings_schema(), user_input or current
-            ),
-            errors=errors,
-            description_placeholders={"number": subentry.title},
-        )
+    def _parse_settings(self, user_input: dict[str, Any]) -> dict[str, Any]:
+        return parse_settings(user_input)
+
+    def _current_settings(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return shown_settings(data)

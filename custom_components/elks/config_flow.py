@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import probatio
@@ -27,8 +28,6 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
-    SelectSelector,
-    SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
@@ -70,6 +69,7 @@ from .incoming_flow import IncomingCallSubentryFlow
 from .models import ReachBy
 from .runtime import ElksConfigEntry
 from .sms_flow import IncomingSmsSubentryFlow
+from .subentry_flow import FormSubentryFlow, SettingsError, single_select
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -136,12 +136,6 @@ async def _async_caller_ids(
     return numbers
 
 
-def _caller_id_selector(numbers: list[str]) -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(options=numbers, mode=SelectSelectorMode.DROPDOWN)
-    )
-
-
 _RECIPIENT_SCHEMA = probatio.Schema(
     {
         probatio.Required(CONF_NAME): str,
@@ -149,12 +143,8 @@ _RECIPIENT_SCHEMA = probatio.Schema(
             TextSelectorConfig(type=TextSelectorType.TEL)
         ),
         # Recipients added before SMS had no choice: they are called.
-        probatio.Required(CONF_REACH_BY, default=ReachBy.CALL): SelectSelector(
-            SelectSelectorConfig(
-                options=list(ReachBy),
-                translation_key=CONF_REACH_BY,
-                mode=SelectSelectorMode.LIST,
-            )
+        probatio.Required(CONF_REACH_BY, default=ReachBy.CALL): single_select(
+            ReachBy, CONF_REACH_BY, SelectSelectorMode.LIST
         ),
     }
 )
@@ -254,7 +244,7 @@ class ElksConfigFlow(ConfigFlow, domain=DOMAIN):
                 {
                     probatio.Required(
                         CONF_CALLER_ID, default=self._caller_ids[0]
-                    ): _caller_id_selector(self._caller_ids)
+                    ): single_select(self._caller_ids)
                 }
             ),
             description_placeholders={"account": self._account.displayname},
@@ -380,7 +370,7 @@ def _options_schema(
     """Return the options form, filled in with the current options."""
     return probatio.Schema(
         {
-            probatio.Required(CONF_CALLER_ID, default=caller_id): _caller_id_selector(
+            probatio.Required(CONF_CALLER_ID, default=caller_id): single_select(
                 caller_ids
             ),
             probatio.Required(
@@ -406,25 +396,19 @@ def _options_schema(
     )
 
 
-class RecipientSubentryFlow(ConfigSubentryFlow):
+class RecipientSubentryFlow(FormSubentryFlow):
     """Add or change a person that a notify entity calls."""
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Name and number of a new recipient."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            recipient, errors = _parse_recipient(user_input)
-            if recipient is not None:
-                title, data = recipient
-                return self.async_create_entry(title=title, data=data)
-        return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                _RECIPIENT_SCHEMA, user_input
-            ),
-            errors=errors,
+
+        async def create(recipient: _Recipient) -> SubentryFlowResult:
+            return self.async_create_entry(title=recipient.name, data=recipient.data)
+
+        return await self._async_form(
+            "user", _RECIPIENT_SCHEMA, user_input, _parse_recipient, create
         )
 
     async def async_step_reconfigure(
@@ -432,35 +416,44 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Change a recipient's name or number."""
         subentry = self._get_reconfigure_subentry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            recipient, errors = _parse_recipient(user_input)
-            if recipient is not None:
-                title, data = recipient
-                return self.async_update_and_abort(
-                    self._get_entry(), subentry, title=title, data=data
-                )
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                _RECIPIENT_SCHEMA,
-                user_input or {CONF_NAME: subentry.title, **subentry.data},
-            ),
-            errors=errors,
+
+        async def update(recipient: _Recipient) -> SubentryFlowResult:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                subentry,
+                title=recipient.name,
+                data=recipient.data,
+            )
+
+        return await self._async_form(
+            "reconfigure",
+            _RECIPIENT_SCHEMA,
+            user_input,
+            _parse_recipient,
+            update,
+            suggested={CONF_NAME: subentry.title, **subentry.data},
         )
 
 
-def _parse_recipient(
-    user_input: Mapping[str, Any],
-) -> tuple[tuple[str, dict[str, Any]] | None, dict[str, str]]:
-    """Return (title, data) of a recipient form, or the form's errors."""
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    """A recipient form, checked: the subentry's title and data."""
+
+    name: str
+    data: dict[str, Any]
+
+
+def _parse_recipient(user_input: Mapping[str, Any]) -> _Recipient:
+    """Return the recipient of a form, or raise naming the problem."""
     try:
         number = normalize_number(user_input[CONF_RECIPIENT_NUMBER])
-    except InvalidNumberError:
-        return None, {CONF_RECIPIENT_NUMBER: "invalid_number"}
+    except InvalidNumberError as err:
+        raise SettingsError(CONF_RECIPIENT_NUMBER, "invalid_number") from err
     reach_by = ReachBy(user_input.get(CONF_REACH_BY, ReachBy.CALL))
-    data = {CONF_RECIPIENT_NUMBER: number, CONF_REACH_BY: reach_by.value}
-    return (user_input[CONF_NAME].strip(), data), {}
+    return _Recipient(
+        user_input[CONF_NAME].strip(),
+        {CONF_RECIPIENT_NUMBER: number, CONF_REACH_BY: reach_by.value},
+    )
 
 
 def _flatten(user_input: Mapping[str, Any]) -> dict[str, Any]:

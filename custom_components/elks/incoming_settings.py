@@ -1,8 +1,10 @@
 """What an incoming-calls subentry says: who may call, and what each caller gets.
 
 Plain data read from the subentry each time a call comes in, so that a
-changed setting applies to the next call without a reload. The subentry
-flow uses the same parsers, so stored data is always valid.
+changed setting applies to the next call without a reload. The settings
+form is here too, next to the parsers that check it: the subentry flow
+shows it when a number is set up and when it is reconfigured, so stored
+data is always valid.
 """
 
 from __future__ import annotations
@@ -11,6 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 import re
 from typing import Any
+
+import probatio
+
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    TextSelector,
+    TextSelectorConfig,
+)
 
 from .api import InvalidNumberError, normalize_number
 from .const import (
@@ -29,6 +39,7 @@ from .const import (
     CONF_UNKNOWN_MESSAGE,
 )
 from .models import IncomingAction, MenuItem, NoAnswerAction
+from .subentry_flow import PHONE_NUMBERS, SettingsError, single_select
 
 # What allowed and unknown callers may get.
 ALLOWED_ACTIONS = (
@@ -49,15 +60,31 @@ MAX_MESSAGE_LENGTH = 500
 _MENU_LINE = re.compile(r"^\s*([0-9*#])\s*[:=]\s*(.{1,100}?)\s*$")
 _PIN = re.compile(r"^[0-9]{4,8}\Z")
 
+_TEXT = TextSelector(TextSelectorConfig(multiline=True))
 
-class SettingsError(ValueError):
-    """A setting that cannot be used; ``field`` and ``key`` name it for the form."""
 
-    def __init__(self, field: str, key: str) -> None:
-        """Name the form field and the translation key of the error."""
-        super().__init__(f"{field}: {key}")
-        self.field = field
-        self.key = key
+# The settings form, checked by check_settings.
+SETTINGS_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_ALLOW_ANYONE, default=False): BooleanSelector(),
+        probatio.Optional(CONF_ALLOWED): PHONE_NUMBERS,
+        probatio.Required(
+            CONF_ALLOWED_ACTION, default=IncomingAction.REJECT
+        ): single_select(ALLOWED_ACTIONS, CONF_ALLOWED_ACTION),
+        probatio.Optional(CONF_GREETING): _TEXT,
+        probatio.Optional(CONF_PIN): TextSelector(),
+        probatio.Optional(CONF_MENU): _TEXT,
+        probatio.Required(
+            CONF_UNKNOWN_ACTION, default=IncomingAction.REJECT
+        ): single_select(UNKNOWN_ACTIONS, CONF_UNKNOWN_ACTION),
+        probatio.Optional(CONF_UNKNOWN_MESSAGE): _TEXT,
+        probatio.Optional(CONF_FORWARD_TO): PHONE_NUMBERS,
+        probatio.Required(CONF_NO_ANSWER, default=NoAnswerAction.RECORD): single_select(
+            NoAnswerAction, CONF_NO_ANSWER
+        ),
+        probatio.Optional(CONF_NO_ANSWER_MESSAGE): _TEXT,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

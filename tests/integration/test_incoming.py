@@ -53,12 +53,9 @@ from custom_components.elks.const import (
     SUBENTRY_INCOMING_CALL,
 )
 from custom_components.elks.diagnostics import async_get_config_entry_diagnostics
-from custom_components.elks.incoming_settings import (
-    SettingsError,
-    check_settings,
-    parse_menu,
-)
+from custom_components.elks.incoming_settings import check_settings, parse_menu
 from custom_components.elks.models import WebhookRoute
+from custom_components.elks.subentry_flow import SettingsError
 from elks_simulator import Callee, Number
 from homeassistant.components import media_source
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
@@ -1112,6 +1109,15 @@ async def test_flow_aborts_without_numbers(
         (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
     )
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "no_numbers")
+    # An account that is not set up has no client to ask.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_entry.entry_id, SUBENTRY_INCOMING_CALL), context={"source": "user"}
+    )
+    assert (result["type"], result["reason"]) == (
+        FlowResultType.ABORT,
+        "cannot_connect",
+    )
 
 
 async def test_recordings_kept_and_served(

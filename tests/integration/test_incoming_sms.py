@@ -114,6 +114,20 @@ async def test_flow_claims_the_number_and_removal_gives_it_back(
     assert hass.states.get(ENTITY) is None
 
 
+async def test_a_number_already_ours_is_taken_without_asking(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Our own URL, left from an earlier setup, is nobody's to keep: no question, nothing to give back."""
+    number = sms_number(elks)
+    number.sms_url = f"https://example.com/api/webhook/{WEBHOOK_ID}?on=sms_received"
+    result = await add_incoming(hass, loaded_entry, number.id)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    [sub] = [
+        s for s in loaded_entry.subentries.values() if s.subentry_type == "incoming_sms"
+    ]
+    assert sub.data["previous_sms_url"] is None
+
+
 async def test_no_numbers_left(
     hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
 ) -> None:

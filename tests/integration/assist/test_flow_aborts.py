@@ -27,6 +27,16 @@ async def test_abort_when_46elks_cannot_list_numbers(
     assert result["reason"] == "cannot_connect"
 
 
+async def test_abort_when_the_account_is_not_set_up(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry, pipeline_id: str
+) -> None:
+    """An account that is not set up has no client to ask for its numbers."""
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    result = await start_flow(hass, loaded_entry)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+
+
 async def test_abort_without_a_free_voice_number(
     hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry, pipeline_id: str
 ) -> None:
