@@ -280,9 +280,36 @@ def with_next(
     return {**action, "next": next_}
 
 
+def _read[T](kind: str, build: Callable[[], T]) -> T:
+    """Return ``build()``; a field 46elks left out or sent malformed is its error."""
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError) as err:
+        raise ElksResponseError(f"unexpected {kind} object: {err!r}") from err
+
+
+class _JsonObject:
+    """An object 46elks sends as JSON, built from its fields."""
+
+    __slots__ = ()
+    # What the object is called in the error when it cannot be read.
+    _KIND: ClassVar[str]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build from the API's JSON."""
+        return _read(cls._KIND, lambda: cls._from_fields(data))
+
+    @classmethod
+    def _from_fields(cls, data: Mapping[str, Any]) -> Self:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, slots=True)
-class Account:
+class Account(_JsonObject):
     """The account behind the API credentials (``GET /me``)."""
+
+    _KIND = "account"
 
     id: str
     displayname: str
@@ -297,24 +324,22 @@ class Account:
         return self.balance / MONEY_UNITS_PER_CURRENCY_UNIT
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Build from the API's JSON."""
-        return _read(
-            "account",
-            lambda: cls(
-                id=str(data["id"]),
-                displayname=str(data.get("displayname") or data["id"]),
-                mobilenumber=_opt_str(data.get("mobilenumber")),
-                email=_opt_str(data.get("email")),
-                currency=str(data.get("currency") or ""),
-                balance=int(data.get("balance") or 0),
-            ),
+    def _from_fields(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=str(data["id"]),
+            displayname=str(data.get("displayname") or data["id"]),
+            mobilenumber=_opt_str(data.get("mobilenumber")),
+            email=_opt_str(data.get("email")),
+            currency=str(data.get("currency") or ""),
+            balance=int(data.get("balance") or 0),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class PhoneNumber:
+class PhoneNumber(_JsonObject):
     """A number allocated to the account (``GET /numbers``)."""
+
+    _KIND = "number"
 
     id: str
     number: str
@@ -337,25 +362,26 @@ class PhoneNumber:
         return self.active and "sms" in self.capabilities
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Build from the API's JSON."""
-        return _read(
-            "number",
-            lambda: cls(
-                id=str(data["id"]),
-                number=str(data["number"]),
-                active=data.get("active") == "yes",
-                capabilities=tuple(str(c) for c in data.get("capabilities") or ()),
-                name=_opt_str(data.get("name")),
-                voice_start=_opt_str(data.get("voice_start")),
-                sms_url=_opt_str(data.get("sms_url")),
-            ),
+    def _from_fields(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=str(data["id"]),
+            number=str(data["number"]),
+            active=data.get("active") == "yes",
+            capabilities=tuple(str(c) for c in data.get("capabilities") or ()),
+            name=_opt_str(data.get("name")),
+            voice_start=_opt_str(data.get("voice_start")),
+            sms_url=_opt_str(data.get("sms_url")),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
-    """A call as 46elks reports it (``POST /calls``, ``GET /calls``)."""
+class Call(_JsonObject):
+    """A call as 46elks reports it (``POST /calls``, ``GET /calls``).
+
+    ``from_json`` also reads a ``whenhangup`` form.
+    """
+
+    _KIND = "call"
 
     id: str
     direction: str
@@ -378,30 +404,18 @@ class Call:
         return None if self.cost is None else self.cost / MONEY_UNITS_PER_CURRENCY_UNIT
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Build from JSON, or from a ``whenhangup`` form."""
-        return _read(
-            "call",
-            lambda: cls(
-                id=str(data["id"]),
-                direction=str(data.get("direction") or "outgoing"),
-                from_number=str(data["from"]),
-                to=str(data["to"]),
-                state=_call_state(data["state"]),
-                created=str(data["created"]),
-                start=_opt_str(data.get("start")),
-                duration=_opt_int(data.get("duration"), MAX_CALL_DURATION_SECONDS),
-                cost=_opt_int(data.get("cost"), MAX_CALL_COST),
-            ),
+    def _from_fields(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            id=str(data["id"]),
+            direction=str(data.get("direction") or "outgoing"),
+            from_number=str(data["from"]),
+            to=str(data["to"]),
+            state=_call_state(data["state"]),
+            created=str(data["created"]),
+            start=_opt_str(data.get("start")),
+            duration=_opt_int(data.get("duration"), MAX_CALL_DURATION_SECONDS),
+            cost=_opt_int(data.get("cost"), MAX_CALL_COST),
         )
-
-
-def _read[T](kind: str, build: Callable[[], T]) -> T:
-    """Return ``build()``; a field 46elks left out or sent malformed is its error."""
-    try:
-        return build()
-    except (KeyError, TypeError, ValueError) as err:
-        raise ElksResponseError(f"unexpected {kind} object: {err!r}") from err
 
 
 @dataclass(frozen=True, slots=True)

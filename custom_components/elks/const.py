@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import logging
 from typing import Final
 
@@ -14,9 +15,20 @@ CONF_CALLER_ID: Final = "caller_id"
 CONF_RING_TIMEOUT: Final = "ring_timeout"
 CONF_CLOUDHOOK_URL: Final = "cloudhook_url"
 
+# Limits and timings.
 DEFAULT_RING_TIMEOUT: Final = 60
 MIN_RING_TIMEOUT: Final = 5
 MAX_RING_TIMEOUT: Final = 300
+# How long a call may plausibly stay unfinished before it is forgotten, and
+# how many finished calls are remembered to recognise repeated hangups.
+CALL_MAX_AGE_SECONDS: Final = 12 * 3600
+FINISHED_CALLS_KEPT: Final = 500
+# A hangup that arrives while its POST /calls response is still on its way is
+# parked this long for the placement to claim it.
+EARLY_HANGUP_GRACE_SECONDS: Final = 120
+# Longest a call may take once answered, for escalations waiting on it.
+MAX_CALL_SECONDS: Final = 15 * 60
+BALANCE_UPDATE_MINUTES: Final = 30
 
 SERVICE_CALL: Final = "call"
 ATTR_TO: Final = "to"
@@ -29,20 +41,6 @@ ATTR_TIMEOUT: Final = "timeout"
 EVENT_CALL_ENDED: Final = "elks_call_ended"
 
 ISSUE_NO_PUBLIC_URL: Final = "no_public_url"
-
-# How long a call may plausibly stay unfinished before it is forgotten, and
-# how many finished calls are remembered to recognise repeated hangups.
-CALL_MAX_AGE_SECONDS: Final = 12 * 3600
-FINISHED_CALLS_KEPT: Final = 500
-# A hangup that arrives while its POST /calls response is still on its way is
-# parked this long for the placement to claim it.
-EARLY_HANGUP_GRACE_SECONDS: Final = 120
-
-
-def signal_call_updated(entry_id: str) -> str:
-    """Dispatcher signal sent when a call of ``entry_id`` was placed or ended."""
-    return f"{DOMAIN}_{entry_id}_call_updated"
-
 
 EVENT_KEYPRESS: Final = "elks_keypress"
 EVENT_ESCALATION_FINISHED: Final = "elks_escalation_finished"
@@ -69,20 +67,6 @@ ATTR_ESCALATION_ID: Final = "escalation_id"
 CONF_LOW_BALANCE: Final = "low_balance"
 CONF_RECIPIENT_NUMBER: Final = "number"
 SUBENTRY_RECIPIENT: Final = "recipient"
-BALANCE_UPDATE_MINUTES: Final = 30
-# Longest a call may take once answered, for escalations waiting on it.
-MAX_CALL_SECONDS: Final = 15 * 60
-
-
-def signal_subentries_added(entry_id: str) -> str:
-    """Dispatcher signal sent when subentries were added to ``entry_id``."""
-    return f"{DOMAIN}_{entry_id}_subentries_added"
-
-
-def signal_call_event(entry_id: str) -> str:
-    """Dispatcher signal for the Call event entity of ``entry_id``."""
-    return f"{DOMAIN}_{entry_id}_call_event"
-
 
 CONF_TTS_ENGINE: Final = "tts_engine"
 CONF_LANGUAGE: Final = "language"
@@ -111,12 +95,6 @@ ATTR_FLASH: Final = "flash"
 ATTR_DRY_RUN: Final = "dry_run"
 EVENT_SMS_STATUS: Final = "elks_sms_status"
 
-
-def signal_sms_updated(entry_id: str) -> str:
-    """Dispatcher signal sent when an SMS of ``entry_id`` was sent or reported."""
-    return f"{DOMAIN}_{entry_id}_sms_updated"
-
-
 CONF_REACH_BY: Final = "reach_by"
 ATTR_SMS_FIRST: Final = "sms_first"
 ATTR_SMS_FALLBACK: Final = "sms_fallback"
@@ -126,12 +104,6 @@ CONF_NUMBER_ID: Final = "number_id"
 CONF_ALLOWED_SENDERS: Final = "allowed_senders"
 CONF_PREVIOUS_SMS_URL: Final = "previous_sms_url"
 EVENT_SMS_RECEIVED: Final = "elks_sms_received"
-
-
-def signal_sms_received(subentry_id: str) -> str:
-    """Dispatcher signal for the event entity of an Incoming SMS subentry."""
-    return f"{DOMAIN}_{subentry_id}_sms_received"
-
 
 # Incoming calls: a subentry per 46elks number (its data keys).
 SUBENTRY_INCOMING_CALL: Final = "incoming_call"
@@ -151,6 +123,27 @@ EVENT_INCOMING_CALL: Final = "elks_incoming_call"
 EVENT_RECORDING_SAVED: Final = "elks_recording_saved"
 
 
-def signal_incoming_event(entry_id: str) -> str:
-    """Dispatcher signal for the incoming-call entities of ``entry_id``."""
-    return f"{DOMAIN}_{entry_id}_incoming_event"
+@dataclass(frozen=True, slots=True)
+class DispatcherSignal:
+    """A dispatcher signal of one account or subentry: call it with that id."""
+
+    name: str
+
+    def __call__(self, owner_id: str) -> str:
+        """Return the signal's name for ``owner_id``."""
+        return f"{DOMAIN}_{owner_id}_{self.name}"
+
+
+# The dispatcher signals, by the entry id (or subentry id) they belong to.
+# A call of the entry was placed or ended.
+signal_call_updated: Final = DispatcherSignal("call_updated")
+# Subentries were added to the entry.
+signal_subentries_added: Final = DispatcherSignal("subentries_added")
+# For the entry's Call event entity.
+signal_call_event: Final = DispatcherSignal("call_event")
+# An SMS of the entry was sent or reported.
+signal_sms_updated: Final = DispatcherSignal("sms_updated")
+# For the event entity of an Incoming SMS subentry (by subentry id).
+signal_sms_received: Final = DispatcherSignal("sms_received")
+# For the incoming-call entities of the entry.
+signal_incoming_event: Final = DispatcherSignal("incoming_event")

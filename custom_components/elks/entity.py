@@ -1,9 +1,11 @@
-"""Base entity of the 46elks integration, and the account's device."""
+"""Base entities of the 46elks integration, and the account's device."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
+from homeassistant.components.event import EventEntity
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
@@ -11,6 +13,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util.json import JsonObjectType
 
 from .const import DOMAIN, signal_subentries_added
 from .runtime import ElksConfigEntry
@@ -46,17 +49,61 @@ def async_register_account_device(hass: HomeAssistant, entry: ConfigEntry) -> st
 
 
 class ElksEntity(Entity):
-    """An entity of one 46elks account, on the account's service device."""
+    """An entity of one 46elks account, on the account's service device.
+
+    Its unique id is the account's id and its description's key.
+    """
 
     _attr_has_entity_name = True
     # Updates are pushed by webhooks and the account coordinator.
     _attr_should_poll = False
 
-    def __init__(self, entry: ElksConfigEntry, key: str) -> None:
+    def __init__(self, entry: ElksConfigEntry) -> None:
         """Attach to the account's device."""
         self._entry = entry
-        self._attr_unique_id = f"{account_id(entry)}_{key}"
+        self._attr_unique_id = f"{account_id(entry)}_{self.entity_description.key}"
         self._attr_device_info = account_device_info(entry)
+
+    @callback
+    def async_follow(self, signal: str, target: Callable[..., None]) -> None:
+        """Call ``target`` with what each ``signal`` carries, until removed."""
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, target))
+
+
+class ElksSubentryEntity(ElksEntity):
+    """An entity of one subentry, on the subentry's own device.
+
+    A device belongs to one subentry, so these cannot share the account's
+    device; theirs is reached through it.
+    """
+
+    # The model the subentry's device shows.
+    _device_model: ClassVar[str]
+
+    def __init__(
+        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
+    ) -> None:
+        """Attach to the subentry's device."""
+        super().__init__(entry)
+        self._subentry_id = subentry.subentry_id
+        self._attr_unique_id = f"{self._attr_unique_id}_{subentry.subentry_id}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=subentry.title,
+            manufacturer="46elks",
+            model=self._device_model,
+            entry_type=DeviceEntryType.SERVICE,
+            via_device_id=account_device_id,
+        )
+
+
+class ElksEventEntity(ElksEntity, EventEntity):
+    """An event entity that fires what a dispatcher signal carries."""
+
+    @callback
+    def _fire(self, event_type: str, data: JsonObjectType) -> None:
+        self._trigger_event(event_type, data)
+        self.async_write_ha_state()
 
 
 # Makes a subentry's entity from the entry, the subentry and the account's device id.

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from homeassistant.components.event import EventEntity, EventEntityDescription
-from homeassistant.config_entries import ConfigSubentry
+from homeassistant.components.event import EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util.json import JsonObjectType
 
 from .const import (
-    DOMAIN,
     SUBENTRY_INCOMING_CALL,
     SUBENTRY_INCOMING_SMS,
     signal_call_event,
     signal_sms_received,
 )
 from .entity import (
-    ElksEntity,
+    ElksEventEntity,
+    ElksSubentryEntity,
     async_add_subentry_entities,
     async_register_account_device,
 )
@@ -84,60 +81,28 @@ async def _async_setup_incoming_sms(
     )
 
 
-class CallEventEntity(ElksEntity, EventEntity):
+class CallEventEntity(ElksEventEntity):
     """Fires for answered, acknowledged, key presses, ended calls and escalations."""
 
     entity_description = CALL
 
-    def __init__(self, entry: ElksConfigEntry) -> None:
-        """Attach to the account."""
-        super().__init__(entry, CALL.key)
-
     async def async_added_to_hass(self) -> None:
         """Listen for call events of this account."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_call_event(self._entry.entry_id), self._handle
-            )
-        )
-
-    @callback
-    def _handle(self, kind: CallEventType, data: JsonObjectType) -> None:
-        self._trigger_event(kind, data)
-        self.async_write_ha_state()
+        self.async_follow(signal_call_event(self._entry.entry_id), self._fire)
 
 
-class IncomingSmsEventEntity(ElksEntity, EventEntity):
+class IncomingSmsEventEntity(ElksSubentryEntity, ElksEventEntity):
     """Fires for every SMS to one of the account's numbers."""
 
     entity_description = INCOMING_SMS
-
-    def __init__(
-        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
-    ) -> None:
-        """Give the number a device of its own, under the account's."""
-        super().__init__(entry, f"incoming_sms_{subentry.subentry_id}")
-        self._subentry_id = subentry.subentry_id
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer="46elks",
-            model="Incoming SMS",
-            entry_type=DeviceEntryType.SERVICE,
-            via_device_id=account_device_id,
-        )
+    _device_model = "Incoming SMS"
 
     async def async_added_to_hass(self) -> None:
         """Listen for SMS to this number."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_sms_received(self._subentry_id), self._handle
-            )
-        )
+        self.async_follow(signal_sms_received(self._subentry_id), self._received)
 
     @callback
-    def _handle(self, data: JsonObjectType) -> None:
-        self._trigger_event(SMS_RECEIVED, data)
-        self.async_write_ha_state()
+    def _received(self, data: JsonObjectType) -> None:
+        self._fire(SMS_RECEIVED, data)

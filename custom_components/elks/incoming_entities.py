@@ -10,23 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.components.event import EventEntityDescription
 from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
     SensorEntityDescription,
 )
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonObjectType
 
 from .const import signal_incoming_event
-from .entity import ElksEntity
-from .incoming import incoming_device_info
+from .entity import ElksEventEntity, ElksSubentryEntity
 from .models import IncomingEventType
-from .runtime import ElksConfigEntry
 
 INCOMING_CALL = EventEntityDescription(
     key="incoming_call",
@@ -42,30 +38,15 @@ LAST_INCOMING_CALL = SensorEntityDescription(
 _ATTRIBUTES = ("call_id", "from", "allowed", "action")
 
 
-class _IncomingNumberEntity(ElksEntity):
+class _IncomingNumberEntity(ElksSubentryEntity):
     """An entity on one incoming number's device, following its calls."""
 
-    def __init__(
-        self,
-        entry: ElksConfigEntry,
-        subentry: ConfigSubentry,
-        account_device_id: str,
-        key: str,
-    ) -> None:
-        super().__init__(entry, f"{key}_{subentry.subentry_id}")
-        self._subentry_id = subentry.subentry_id
-        self._attr_device_info = incoming_device_info(
-            subentry.subentry_id, subentry.title, account_device_id
-        )
+    _device_model = "Incoming calls"
 
     async def async_added_to_hass(self) -> None:
         """Follow the number's calls."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_incoming_event(self._entry.entry_id), self._received
-            )
-        )
+        self.async_follow(signal_incoming_event(self._entry.entry_id), self._received)
 
     @callback
     def _received(
@@ -78,34 +59,20 @@ class _IncomingNumberEntity(ElksEntity):
         raise NotImplementedError
 
 
-class IncomingCallEventEntity(_IncomingNumberEntity, EventEntity):
+class IncomingCallEventEntity(_IncomingNumberEntity, ElksEventEntity):
     """Fires when the number rings, rejects, answers, hears a key, records, ends."""
 
     entity_description = INCOMING_CALL
 
-    def __init__(
-        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
-    ) -> None:
-        """Attach to the number's device."""
-        super().__init__(entry, subentry, account_device_id, INCOMING_CALL.key)
-
     @callback
     def _handle(self, kind: IncomingEventType, data: JsonObjectType) -> None:
-        self._trigger_event(kind, data)
-        self.async_write_ha_state()
+        self._fire(kind, data)
 
 
 class LastIncomingCallSensor(_IncomingNumberEntity, RestoreSensor):
     """When the number was last called, by whom, and what the caller got."""
 
     entity_description = LAST_INCOMING_CALL
-
-    def __init__(
-        self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
-    ) -> None:
-        """Attach to the number's device."""
-        super().__init__(entry, subentry, account_device_id, LAST_INCOMING_CALL.key)
-        self._attr_extra_state_attributes = {}
 
     async def async_added_to_hass(self) -> None:
         """Restore the last call, then follow new ones."""

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from homeassistant.components.notify import NotifyEntity
+from homeassistant.components.notify import NotifyEntity, NotifyEntityDescription
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import (
@@ -20,16 +19,17 @@ from .const import (
     CONF_REACH_BY,
     CONF_RECIPIENT_NUMBER,
     CONF_TTS_ENGINE,
-    DOMAIN,
     SUBENTRY_RECIPIENT,
 )
-from .entity import ElksEntity, async_add_subentry_entities
+from .entity import ElksSubentryEntity, async_add_subentry_entities
 from .models import ReachBy
 from .runtime import ElksConfigEntry
 from .services import CALL_SCHEMA, call_request
 
 # Each message is one phone call; 46elks takes them concurrently.
 PARALLEL_UPDATES = 0
+
+RECIPIENT = NotifyEntityDescription(key="recipient")
 
 
 async def async_setup_entry(
@@ -43,28 +43,18 @@ async def async_setup_entry(
     )
 
 
-class RecipientNotifyEntity(ElksEntity, NotifyEntity):
+class RecipientNotifyEntity(ElksSubentryEntity, NotifyEntity):
     """Calls one recipient and speaks the message."""
 
+    entity_description = RECIPIENT
     _attr_name = None
+    _device_model = "Recipient"
 
     def __init__(
         self, entry: ElksConfigEntry, subentry: ConfigSubentry, account_device_id: str
     ) -> None:
-        """Give the recipient a device of its own, under the account's.
-
-        A device belongs to one subentry, so recipients cannot share the
-        account's device.
-        """
-        super().__init__(entry, f"recipient_{subentry.subentry_id}")
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer="46elks",
-            model="Recipient",
-            entry_type=DeviceEntryType.SERVICE,
-            via_device_id=account_device_id,
-        )
+        """Reach the subentry's number, the way it asks for."""
+        super().__init__(entry, subentry, account_device_id)
         self._number = str(subentry.data[CONF_RECIPIENT_NUMBER])
         self._reach_by = ReachBy(subentry.data.get(CONF_REACH_BY, ReachBy.CALL))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
@@ -10,12 +13,17 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util.json import JsonObjectType
 
 from .api import CALL_STATES, SMS_STATUSES, Call
-from .const import SUBENTRY_INCOMING_CALL, signal_call_updated, signal_sms_updated
+from .const import (
+    SUBENTRY_INCOMING_CALL,
+    DispatcherSignal,
+    signal_call_updated,
+    signal_sms_updated,
+)
 from .coordinator import ElksAccountCoordinator
 from .entity import ElksEntity, async_add_subentry_entities
 from .incoming_entities import LastIncomingCallSensor
@@ -26,43 +34,60 @@ from .sms import SentSms
 # Updates come from the webhook and the account coordinator.
 PARALLEL_UPDATES = 0
 
-# What the last call sensor shows of a call (restored after a restart).
-# ``duration`` is in seconds and ``cost`` in ``currency`` (the account's):
-# attributes carry no unit of their own.
-_ATTRIBUTES = (
-    "id",
-    "to",
-    "from",
-    "direction",
-    "created",
-    "start",
-    "duration",
-    "cost",
-    "currency",
-)
 
-LAST_CALL = SensorEntityDescription(
+@dataclass(frozen=True, kw_only=True)
+class LastSentSensorDescription[T](SensorEntityDescription):
+    """Describes a sensor of the last call placed or SMS sent, kept over a restart.
+
+    ``signal`` carries a ``T`` and whether it is a new one; ``data_fn`` shows
+    it (with its ``id``). The state is its ``state_key``, the attributes its
+    ``attributes``: ``cost`` in ``currency`` (the account's), as attributes
+    carry no unit of their own.
+    """
+
+    signal: DispatcherSignal
+    data_fn: Callable[[T], JsonObjectType]
+    state_key: str
+    attributes: tuple[str, ...]
+
+
+LAST_CALL = LastSentSensorDescription[Call](
     key="last_call",
     translation_key="last_call",
-    device_class=SensorDeviceClass.ENUM,
     options=list(CALL_STATES),
+    signal=signal_call_updated,
+    data_fn=call_data,
+    state_key="state",
+    attributes=(
+        "id",
+        "to",
+        "from",
+        "direction",
+        "created",
+        "start",
+        "duration",
+        "cost",
+        "currency",
+    ),
 )
-LAST_SMS = SensorEntityDescription(
+# No message text.
+LAST_SMS = LastSentSensorDescription[SentSms](
     key="last_sms",
     translation_key="last_sms",
-    device_class=SensorDeviceClass.ENUM,
     options=list(SMS_STATUSES),
-)
-# What the last SMS sensor shows (``cost`` in ``currency``; no message text).
-_SMS_ATTRIBUTES = (
-    "id",
-    "to",
-    "from",
-    "parts",
-    "cost",
-    "currency",
-    "created",
-    "delivered",
+    signal=signal_sms_updated,
+    data_fn=SentSms.as_dict,
+    state_key="status",
+    attributes=(
+        "id",
+        "to",
+        "from",
+        "parts",
+        "cost",
+        "currency",
+        "created",
+        "delivered",
+    ),
 )
 BALANCE = SensorEntityDescription(
     key="balance",
@@ -80,7 +105,11 @@ async def async_setup_entry(
 ) -> None:
     """Add the last call, last SMS and balance sensors, and each incoming number's."""
     async_add_entities(
-        [LastCallSensor(entry), LastSmsSensor(entry), BalanceSensor(entry)]
+        [
+            LastSentSensor(entry, LAST_CALL),
+            LastSentSensor(entry, LAST_SMS),
+            BalanceSensor(entry),
+        ]
     )
     async_add_subentry_entities(
         hass,
@@ -91,77 +120,45 @@ async def async_setup_entry(
     )
 
 
-class LastCallSensor(ElksEntity, RestoreSensor):
-    """State of the most recently placed call: ongoing, success, busy or failed."""
+class LastSentSensor[T](ElksEntity, RestoreSensor):
+    """State of the last call placed (ongoing, success, busy, failed) or SMS sent."""
 
-    entity_description = LAST_CALL
+    entity_description: LastSentSensorDescription[T]
+    # Its state is one of the description's options.
+    _attr_device_class = SensorDeviceClass.ENUM
 
-    def __init__(self, entry: ElksConfigEntry) -> None:
-        """Start without a call until one is placed or restored."""
-        super().__init__(entry, LAST_CALL.key)
+    def __init__(
+        self, entry: ElksConfigEntry, description: LastSentSensorDescription[T]
+    ) -> None:
+        """Start without a call or SMS until one is sent or restored."""
+        self.entity_description = description
+        super().__init__(entry)
         self._attr_extra_state_attributes = {}
 
     async def async_added_to_hass(self) -> None:
-        """Restore the last call and follow new ones."""
+        """Restore the last one and follow new ones."""
         await super().async_added_to_hass()
-        if (last := await self.async_get_last_state()) is not None:
-            if last.state in CALL_STATES:
-                self._attr_native_value = last.state
-                self._attr_extra_state_attributes = {
-                    key: last.attributes.get(key) for key in _ATTRIBUTES
-                }
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_call_updated(self._entry.entry_id), self._call_updated
-            )
-        )
+        description = self.entity_description
+        last = await self.async_get_last_state()
+        if last is not None and last.state in (description.options or ()):
+            self._attr_native_value = last.state
+            self._attr_extra_state_attributes = {
+                key: last.attributes.get(key) for key in description.attributes
+            }
+        self.async_follow(description.signal(self._entry.entry_id), self._updated)
 
     @callback
-    def _call_updated(self, call: Call, placed: bool) -> None:
-        # A newly placed call takes over; an older call ending does not.
-        if not placed and call.id != self._attr_extra_state_attributes.get("id"):
+    def _updated(self, sent: T, new: bool) -> None:
+        description = self.entity_description
+        shown = description.data_fn(sent)
+        # A new one takes over; news of an older one does not.
+        if not new and shown["id"] != self._attr_extra_state_attributes.get("id"):
             return
-        self._attr_native_value = call.state
-        shown = call_data(call)
+        self._attr_native_value = str(shown[description.state_key])
         shown["currency"] = self._entry.runtime_data.account.currency or None
-        self._attr_extra_state_attributes = {key: shown[key] for key in _ATTRIBUTES}
-        self.async_write_ha_state()
-
-
-class LastSmsSensor(ElksEntity, RestoreSensor):
-    """Status of the most recently sent SMS: created, sent, delivered or failed."""
-
-    entity_description = LAST_SMS
-
-    def __init__(self, entry: ElksConfigEntry) -> None:
-        """Start without an SMS until one is sent or restored."""
-        super().__init__(entry, LAST_SMS.key)
-        self._attr_extra_state_attributes = {}
-
-    async def async_added_to_hass(self) -> None:
-        """Restore the last SMS and follow new ones."""
-        await super().async_added_to_hass()
-        if (last := await self.async_get_last_state()) is not None:
-            if last.state in SMS_STATUSES:
-                self._attr_native_value = last.state
-                self._attr_extra_state_attributes = {
-                    key: last.attributes.get(key) for key in _SMS_ATTRIBUTES
-                }
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_sms_updated(self._entry.entry_id), self._sms_updated
-            )
-        )
-
-    @callback
-    def _sms_updated(self, sms: SentSms, sent: bool) -> None:
-        # A new SMS takes over; the report of an older one does not.
-        if not sent and sms.id != self._attr_extra_state_attributes.get("id"):
-            return
-        self._attr_native_value = sms.status
-        shown = sms.as_dict()
-        shown["currency"] = self._entry.runtime_data.account.currency or None
-        self._attr_extra_state_attributes = {key: shown[key] for key in _SMS_ATTRIBUTES}
+        self._attr_extra_state_attributes = {
+            key: shown[key] for key in description.attributes
+        }
         self.async_write_ha_state()
 
 
@@ -174,7 +171,7 @@ class BalanceSensor(
 
     def __init__(self, entry: ElksConfigEntry) -> None:
         """Follow the account coordinator."""
-        ElksEntity.__init__(self, entry, BALANCE.key)
+        ElksEntity.__init__(self, entry)
         CoordinatorEntity.__init__(self, entry.runtime_data.coordinator)
         self._attr_native_unit_of_measurement = self.coordinator.data.currency or None
 

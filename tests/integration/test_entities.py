@@ -16,16 +16,21 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.elks import logbook
 from custom_components.elks.const import (
+    CONF_ALLOWED_SENDERS,
     CONF_LANGUAGE,
     CONF_LOW_BALANCE,
+    CONF_NUMBER_ID,
+    CONF_PREVIOUS_SMS_URL,
     CONF_RECIPIENT_NUMBER,
     CONF_TTS_ENGINE,
     DOMAIN,
     EVENT_CALL_ENDED,
     EVENT_ESCALATION_FINISHED,
     EVENT_KEYPRESS,
+    SUBENTRY_INCOMING_SMS,
     SUBENTRY_RECIPIENT,
 )
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import CONF_NAME
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -41,11 +46,13 @@ from .conftest import (
     ANSWERS,
     HTTP_COMPONENTS_WITH_TTS,
     PRESSES_1,
+    SMS_ONLY,
     Elks,
     add_account_entry,
     recipient,
 )
 from .test_call import call
+from .test_sms import held_report, send_sms
 
 EVENT_ENTITY = "event.home_call"
 BALANCE = "sensor.home_balance"
@@ -318,6 +325,71 @@ async def test_recipients_from_stored_subentries(
     assert account is not None
     assert carol is not None
     assert carol.via_device_id == account.id
+
+
+async def test_unique_ids_and_devices_stay(
+    hass: HomeAssistant, elks: Elks, hass_http: Any
+) -> None:
+    """Every entity keeps the unique id, and every device the model, it had.
+
+    Installations find their entities (and their names, automations and
+    history) by these.
+    """
+    [sms_number] = [n for n in elks.sim.numbers.values() if n.number == SMS_ONLY]
+    incoming_sms = ConfigSubentryData(
+        data={
+            CONF_NUMBER_ID: sms_number.id,
+            CONF_RECIPIENT_NUMBER: SMS_ONLY,
+            CONF_PREVIOUS_SMS_URL: None,
+            CONF_ALLOWED_SENDERS: [],
+        },
+        subentry_type=SUBENTRY_INCOMING_SMS,
+        title=SMS_ONLY,
+        unique_id=f"{sms_number.id}/sms_url",
+    )
+    entry = add_account_entry(hass, elks, [recipient(), incoming_sms])
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    by_type = {sub.subentry_type: sub.subentry_id for sub in entry.subentries.values()}
+    account = elks.account.id
+    carol, sms = by_type[SUBENTRY_RECIPIENT], by_type[SUBENTRY_INCOMING_SMS]
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    assert {(e.entity_id, e.unique_id) for e in entities} == {
+        ("event.home_call", f"{account}_call"),
+        ("sensor.home_last_call", f"{account}_last_call"),
+        ("sensor.home_last_sms", f"{account}_last_sms"),
+        ("sensor.home_balance", f"{account}_balance"),
+        ("notify.carol", f"{account}_recipient_{carol}"),
+        ("event.46766860002_sms", f"{account}_incoming_sms_{sms}"),
+    }
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    shown = {
+        (next(iter(d.identifiers)), d.name, d.manufacturer, d.model, d.entry_type)
+        for d in devices
+    }
+    service = dr.DeviceEntryType.SERVICE
+    assert shown == {
+        ((DOMAIN, account), "Home", "46elks", "Voice API", service),
+        ((DOMAIN, carol), "Carol", "46elks", "Recipient", service),
+        ((DOMAIN, sms), SMS_ONLY, "46elks", "Incoming SMS", service),
+    }
+
+
+async def test_last_sms_sensor_stays_on_the_newest_sms(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """A report of an older SMS, arriving last, does not take the sensor back to it."""
+    older, _, _ = await held_report(hass, elks)
+    [newer] = (await send_sms(hass, to=ANSWERS, message="Still smoke"))["messages"]  # type: ignore[misc]
+    await elks.sim.wait_webhook_held(newer["id"])
+    elks.sim.faults.release_webhooks(reverse=True)
+    for sms_id in (newer["id"], older):
+        await elks.sim.sms.wait_reported(sms_id)
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.home_last_sms")
+    assert state is not None
+    assert state.attributes["id"] == newer["id"]
+    assert state.state == "delivered"
 
 
 def test_logbook_descriptions() -> None:

@@ -162,7 +162,7 @@ def test_entity_attributes_have_names() -> None:
     for language in ("en", "sv"):
         entity = _load(language)["entity"]
         sensor_names = entity["sensor"]["last_call"]["state_attributes"]
-        assert set(sensor._ATTRIBUTES) <= sensor_names.keys()  # noqa: SLF001
+        assert set(sensor.LAST_CALL.attributes) <= sensor_names.keys()
         assert set(sensor_names["direction"]["state"]) == {"outgoing", "incoming"}
         event_names = entity["event"]["call"]["state_attributes"]
         # What elks_call_ended, elks_keypress and elks_escalation_finished carry.
