@@ -8,7 +8,7 @@ maps to Home Assistant errors.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -280,14 +280,6 @@ def with_next(
     return {**action, "next": next_}
 
 
-def _read[T](kind: str, build: Callable[[], T]) -> T:
-    """Return ``build()``; a field 46elks left out or sent malformed is its error."""
-    try:
-        return build()
-    except (KeyError, TypeError, ValueError) as err:
-        raise ElksResponseError(f"unexpected {kind} object: {err!r}") from err
-
-
 class _JsonObject:
     """An object 46elks sends as JSON, built from its fields."""
 
@@ -297,8 +289,11 @@ class _JsonObject:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Build from the API's JSON."""
-        return _read(cls._KIND, lambda: cls._from_fields(data))
+        """Build from the API's JSON; a field left out or malformed is an error."""
+        try:
+            return cls._from_fields(data)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ElksResponseError(f"unexpected {cls._KIND} object: {err!r}") from err
 
     @classmethod
     def _from_fields(cls, data: Mapping[str, Any]) -> Self:
@@ -398,11 +393,6 @@ class Call(_JsonObject):
         """Whether anybody picked up: 46elks only reports ``start`` then."""
         return self.start is not None
 
-    @property
-    def cost_amount(self) -> float | None:
-        """Cost in currency units."""
-        return None if self.cost is None else self.cost / MONEY_UNITS_PER_CURRENCY_UNIT
-
     @classmethod
     def _from_fields(cls, data: Mapping[str, Any]) -> Self:
         return cls(
@@ -418,52 +408,80 @@ class Call(_JsonObject):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Sms:
-    """An SMS as 46elks reports it (``POST /sms``); a dry run has no id."""
+def amount(money_units: int | None) -> float | None:
+    """Return a cost or balance of 46elks (in 1/10000) in currency units."""
+    if money_units is None:
+        return None
+    return money_units / MONEY_UNITS_PER_CURRENCY_UNIT
 
-    id: str | None
-    status: str
+
+@dataclass(frozen=True, slots=True)
+class _SmsAnswer(_JsonObject):
+    """What 46elks answers to ``POST /sms``, sent or only priced."""
+
     from_number: str
     to: str
     parts: int
+
+    @staticmethod
+    def _common(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "from_number": str(data["from"]),
+            "to": str(data["to"]),
+            "parts": _opt_int(data.get("parts"), MAX_SMS_PARTS) or 1,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Sms(_SmsAnswer):
+    """An SMS 46elks took to send."""
+
+    _KIND = "SMS"
+
+    id: str
+    status: str
     created: str | None = None
     cost: int | None = None
-    estimated_cost: int | None = None
-    dry_run: bool = False
-
-    @property
-    def cost_amount(self) -> float | None:
-        """Cost (or, for a dry run, estimated cost) in currency units."""
-        cost = self.estimated_cost if self.dry_run else self.cost
-        return None if cost is None else cost / MONEY_UNITS_PER_CURRENCY_UNIT
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, dry_run: bool = False) -> Self:
-        """Build from the API's JSON."""
-        return _read(
-            "SMS",
-            lambda: cls(
-                id=_sms_id(data.get("id"), dry_run),
-                status=_sms_status(data.get("status")),
-                from_number=str(data["from"]),
-                to=str(data["to"]),
-                parts=_opt_int(data.get("parts"), MAX_SMS_PARTS) or 1,
-                created=_opt_str(data.get("created")),
-                cost=_opt_int(data.get("cost"), MAX_CALL_COST),
-                estimated_cost=_opt_int(data.get("estimated_cost"), MAX_CALL_COST),
-                dry_run=dry_run,
-            ),
+    def _from_fields(cls, data: Mapping[str, Any]) -> Self:
+        sms_id = _opt_str(data.get("id"))
+        if sms_id is None or not _ID.fullmatch(sms_id):
+            raise ValueError("id")
+        return cls(
+            **cls._common(data),
+            id=sms_id,
+            status=_sms_status(data.get("status")),
+            created=_opt_str(data.get("created")),
+            cost=_opt_int(data.get("cost"), MAX_CALL_COST),
         )
 
 
-def _sms_id(value: Any, dry_run: bool) -> str | None:
-    sms_id = _opt_str(value)
-    if sms_id is None and not dry_run:
-        raise ValueError("no id")
-    if sms_id is not None and not _ID.fullmatch(sms_id):
-        raise ValueError("id")
-    return sms_id
+@dataclass(frozen=True, slots=True)
+class SmsPrice(_SmsAnswer):
+    """What an SMS would cost (46elks' ``dryrun``): nothing is sent."""
+
+    _KIND = "SMS price"
+    # A price is no SMS: it has no id, and 46elks answers it as "created".
+    id: ClassVar[None] = None
+    status: ClassVar[str] = "created"
+
+    # 46elks' "estimated_cost", in 1/10000 of the currency.
+    cost: int | None
+
+    @classmethod
+    def _from_fields(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            **cls._common(data),
+            cost=_opt_int(data.get("estimated_cost"), MAX_CALL_COST),
+        )
+
+
+def _sms_form(from_: str, to: str, message: str, *, flash: bool) -> dict[str, str]:
+    form = {"from": from_, "to": to, "message": message}
+    if flash:
+        form["flashsms"] = "yes"
+    return form
 
 
 def _sms_status(value: Any) -> str:
@@ -473,16 +491,11 @@ def _sms_status(value: Any) -> str:
     return status
 
 
-def _sent_sms(data: Any, dry_run: bool) -> Sms:
+def _answer[T: _JsonObject](kind: type[T], data: Any) -> T:
+    """Read 46elks' answer to a POST as ``kind``."""
     if not isinstance(data, Mapping):
         raise ElksResponseError("the answer is not an object")
-    return Sms.from_json(data, dry_run=dry_run)
-
-
-def _placed_call(data: Any) -> Call:
-    if not isinstance(data, Mapping):
-        raise ElksResponseError("the answer is not an object")
-    return Call.from_json(data)
+    return kind.from_json(data)
 
 
 def _call_state(value: Any) -> str:
@@ -623,7 +636,7 @@ class ElksClient:
             "POST", "calls", data=form, body=self._call_body(form), idempotent=False
         )
         try:
-            return _placed_call(data)
+            return _answer(Call, data)
         except ElksResponseError as err:
             # 46elks accepted the request: the call may well be ringing.
             raise _unreadable(False, self._redactor(form)(str(err))) from None
@@ -636,28 +649,40 @@ class ElksClient:
         whendelivered: str | None = None,
         *,
         flash: bool = False,
-        dry_run: bool = False,
     ) -> Sms:
-        """Send one SMS with a single ``POST /sms``; ``dry_run`` only prices it.
+        """Send one SMS with a single ``POST /sms``.
 
         Never retried: once the request may have been sent, a failure raises
         :class:`ElksCallOutcomeUnknownError` (the SMS may have been sent).
         """
-        form: dict[str, str] = {"from": from_, "to": to, "message": message}
-        if whendelivered and not dry_run:
+        form = _sms_form(from_, to, message, flash=flash)
+        if whendelivered:
             form["whendelivered"] = whendelivered
-        if flash:
-            form["flashsms"] = "yes"
-        if dry_run:
-            form["dryrun"] = "yes"
+        return await self._post_sms(form, Sms)
+
+    async def price_sms(
+        self, from_: str, to: str, message: str, *, flash: bool = False
+    ) -> SmsPrice:
+        """Check and price one SMS (46elks' ``dryrun``); nothing is sent."""
+        form = _sms_form(from_, to, message, flash=flash)
+        form["dryrun"] = "yes"
+        return await self._post_sms(form, SmsPrice)
+
+    async def _post_sms[T: _SmsAnswer](self, form: dict[str, str], kind: type[T]) -> T:
+        # Only pricing may be repeated: a sent SMS may not be sent twice.
+        idempotent = kind is SmsPrice
         data = await self._request(
-            "POST", "sms", data=form, body=urlencode(form).encode(), idempotent=dry_run
+            "POST",
+            "sms",
+            data=form,
+            body=urlencode(form).encode(),
+            idempotent=idempotent,
         )
         try:
-            return _sent_sms(data, dry_run)
+            return _answer(kind, data)
         except ElksResponseError as err:
             # 46elks accepted the request: the SMS may well be on its way.
-            raise _unreadable(dry_run, self._redactor(form)(str(err))) from None
+            raise _unreadable(idempotent, self._redactor(form)(str(err))) from None
 
     def _call_body(self, form: Mapping[str, str]) -> bytes:
         """Return ``form`` URL-encoded; all but ``to`` is encoded once per action.

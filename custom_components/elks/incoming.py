@@ -35,6 +35,7 @@ from .api import (
     Call,
     ElksError,
     ElksResponseError,
+    amount,
     connect_action,
     hangup_action,
     parse_timestamp,
@@ -460,7 +461,7 @@ class IncomingCalls:
                 "state": ended.state,
                 "answered": ended.answered,
                 "duration": ended.duration or 0,
-                "cost": ended.cost_amount,
+                "cost": amount(ended.cost),
             },
         )
         return web.Response(status=HTTPStatus.OK)

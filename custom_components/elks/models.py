@@ -25,6 +25,7 @@ from .api import (
     ElksError,
     ElksRateLimitedError,
     ElksRequestError,
+    amount,
     parse_timestamp,
 )
 
@@ -155,7 +156,7 @@ def call_data(call: Call) -> JsonObjectType:
         "created": iso_timestamp(call.created),
         "start": iso_timestamp(call.start),
         "duration": call.duration,
-        "cost": call.cost_amount,
+        "cost": amount(call.cost),
         "answered": call.answered,
     }
 

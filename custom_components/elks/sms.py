@@ -29,11 +29,12 @@ from homeassistant.util.json import JsonObjectType
 
 from .api import (
     FINAL_SMS_STATUSES,
-    MONEY_UNITS_PER_CURRENCY_UNIT,
     ElksError,
     InvalidSenderError,
     PhoneNumber,
     Sms,
+    SmsPrice,
+    amount,
     parse_timestamp,
     validate_sender,
 )
@@ -111,9 +112,7 @@ class SentSms:
             **sms_data(self.id, self.sender, self.to, self.created),
             "status": self.status,
             "parts": self.parts,
-            "cost": None
-            if self.cost is None
-            else self.cost / MONEY_UNITS_PER_CURRENCY_UNIT,
+            "cost": amount(self.cost),
             "delivered": iso_timestamp(self.delivered),
         }
 
@@ -130,7 +129,7 @@ class SmsResult:
     """What one request did: SMS sent (or priced) and failures."""
 
     dry_run: bool
-    sent: tuple[Sms, ...]
+    sent: tuple[Sms | SmsPrice, ...]
     failures: tuple[SmsFailure, ...]
 
     def as_response(self) -> JsonObjectType:
@@ -143,11 +142,11 @@ class SmsResult:
                 "from": sms.from_number,
                 "status": sms.status,
                 "parts": sms.parts,
-                cost_key: sms.cost_amount,
+                cost_key: amount(sms.cost),
             }
             for sms in self.sent
         ]
-        costs = [sms.cost_amount or 0.0 for sms in self.sent]
+        costs = [amount(sms.cost) or 0.0 for sms in self.sent]
         return {
             "dry_run": self.dry_run,
             "messages": messages,  # type: ignore[dict-item]
@@ -273,7 +272,7 @@ class SmsSender:
         results = await asyncio.gather(
             *(self._async_send_one(request, to) for to in request.recipients)
         )
-        sent = tuple(r for r in results if isinstance(r, Sms))
+        sent = tuple(r for r in results if not isinstance(r, SmsFailure))
         failures = tuple(r for r in results if isinstance(r, SmsFailure))
         for failure in failures:
             LOGGER.error(
@@ -295,20 +294,22 @@ class SmsSender:
             SmsRequest(recipients, self.default_sender(), message)
         )
 
-    async def _async_send_one(self, request: SmsRequest, to: str) -> Sms | SmsFailure:
+    async def _async_send_one(
+        self, request: SmsRequest, to: str
+    ) -> Sms | SmsPrice | SmsFailure:
         """Send one SMS with exactly one ``POST /sms``; never retried."""
         hook = (
             None if request.dry_run else self._webhook.url_for(WebhookRoute.SMS_STATUS)
         )
         self._in_flight += 1
+        client = self._account.client
         try:
-            sms = await self._account.client.send_sms(
-                request.sender,
-                to,
-                request.message,
-                hook,
-                flash=request.flash,
-                dry_run=request.dry_run,
+            if request.dry_run:
+                return await client.price_sms(
+                    request.sender, to, request.message, flash=request.flash
+                )
+            sms = await client.send_sms(
+                request.sender, to, request.message, hook, flash=request.flash
             )
         except ElksError as err:
             failure = SmsFailure.from_error(to, err)
@@ -319,13 +320,11 @@ class SmsSender:
             self._in_flight -= 1
             self._answered.set()
             self._answered = asyncio.Event()
-        if sms.id is not None:
-            self._sent_one(sms)
+        self._sent_one(sms)
         return sms
 
     @callback
     def _sent_one(self, sms: Sms) -> None:
-        assert sms.id is not None
         sent = SentSms(
             sms.id,
             sms.to,

@@ -24,6 +24,7 @@ from custom_components.elks.api import (
     ElksResponseError,
     InvalidActionError,
     InvalidNumberError,
+    amount,
     connect_action,
     hangup_action,
     is_audio_source,
@@ -68,7 +69,7 @@ async def test_place_and_read_calls(setup: Setup) -> None:
     assert ended.state == "success"
     assert ended.answered
     assert ended.duration == setup.sim.calls[placed.id].duration
-    assert ended.cost_amount == setup.sim.calls[placed.id].cost / 10000
+    assert amount(ended.cost) == setup.sim.calls[placed.id].cost / 10000
 
 
 async def test_voice_start_string_passed_as_is(setup: Setup) -> None:
@@ -355,7 +356,7 @@ def test_call_from_hangup_form() -> None:
     )
     assert call.direction == "outgoing"
     assert call.duration == 12
-    assert call.cost_amount == 0.35
+    assert amount(call.cost) == 0.35
     assert call.answered
     with pytest.raises(ElksResponseError):
         Call.from_json({**call.__dict__} if False else {"id": "c1", "state": "melted"})

@@ -9,6 +9,8 @@ from custom_components.elks.api import (
     ElksRequestError,
     ElksResponseError,
     InvalidSenderError,
+    SmsPrice,
+    amount,
     validate_sender,
 )
 from elks_simulator.sms import DEFAULT_PART_COST
@@ -64,7 +66,7 @@ async def test_send(setup: Setup) -> None:
         1,
     )
     assert sms.cost == DEFAULT_PART_COST
-    assert sms.cost_amount == DEFAULT_PART_COST / 10000
+    assert amount(sms.cost) == DEFAULT_PART_COST / 10000
     [request] = [r for r in setup.sim.requests if r.path == "/a1/sms"]
     assert request.form == {
         "from": "Alarm",
@@ -76,13 +78,13 @@ async def test_send(setup: Setup) -> None:
 
 
 async def test_dry_run(setup: Setup) -> None:
-    """A dry run has no id and an estimated cost; nothing is sent."""
-    sms = await setup.client.send_sms("Alarm", TO, "x" * 161, HOOK, dry_run=True)
+    """A price (46elks' dry run) has no id and an estimated cost; nothing is sent."""
+    sms = await setup.client.price_sms("Alarm", TO, "x" * 161)
+    assert isinstance(sms, SmsPrice)
     assert sms.id is None
-    assert sms.dry_run
     assert sms.parts == 2
-    assert sms.estimated_cost == 2 * DEFAULT_PART_COST
-    assert sms.cost_amount == 2 * DEFAULT_PART_COST / 10000
+    assert sms.cost == 2 * DEFAULT_PART_COST
+    assert amount(sms.cost) == 2 * DEFAULT_PART_COST / 10000
     [request] = [r for r in setup.sim.requests if r.path == "/a1/sms"]
     assert request.form["dryrun"] == "yes"
     assert "whendelivered" not in request.form
@@ -116,4 +118,4 @@ async def test_unreadable_dry_run_is_a_response_error(setup: Setup) -> None:
     """A dry run sends nothing: an unreadable answer is only unreadable."""
     setup.sim.faults.answer_next(200, body="{}", path="/a1/sms")
     with pytest.raises(ElksResponseError):
-        await setup.client.send_sms("Alarm", TO, "x", dry_run=True)
+        await setup.client.price_sms("Alarm", TO, "x")
