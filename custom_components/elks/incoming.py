@@ -26,7 +26,6 @@ import probatio
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.util.json import JsonObjectType
@@ -168,20 +167,6 @@ class IncomingCall:
             "allowed": self.allowed,
             "action": self.action,
         }
-
-
-def incoming_device_info(
-    subentry_id: str, number: str, account_device_id: str
-) -> DeviceInfo:
-    """Return the device of one incoming number, reached through the account."""
-    return DeviceInfo(
-        identifiers={(DOMAIN, subentry_id)},
-        name=number,
-        manufacturer="46elks",
-        model="Incoming calls",
-        entry_type=DeviceEntryType.SERVICE,
-        via_device_id=account_device_id,
-    )
 
 
 def _reply(action: Mapping[str, Any]) -> web.Response:
