@@ -37,6 +37,7 @@ from .incoming import IncomingCalls
 from .models import AccountContext
 from .numbers import NumberBindings
 from .reconcile import CallReconciler
+from .recordings import async_remove_recordings
 from .repairs import async_number_not_updated
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
@@ -177,7 +178,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> boo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
-    """Give the account's numbers back, forget stored calls and the cloudhook."""
+    """Give the numbers back; forget stored calls, recordings and the cloudhook."""
     numbers = NumberBindings(_account(hass, entry))
     await numbers.async_load()
     await numbers.async_sync(give_back_all=True)
@@ -193,6 +194,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> Non
     await async_remove_stored_calls(hass, entry.entry_id)
     await async_remove_stored_escalations(hass, entry.entry_id)
     await async_remove_stored_sms(hass, entry.entry_id)
+    await async_remove_recordings(hass, entry.entry_id)
     if "cloud" in hass.config.components:
         from homeassistant.components import cloud  # noqa: PLC0415
 

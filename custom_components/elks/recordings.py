@@ -9,9 +9,11 @@ logged-in user or a signed path, as media-source URLs get.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 import re
+import shutil
 
 from aiohttp import web
 
@@ -84,6 +86,14 @@ async def async_save_recording(
         _write, recordings_dir(hass, entry_id), name, audio
     )
     return media_content_id(entry_id, name)
+
+
+async def async_remove_recordings(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete an account's recordings: callers' voices go with the account."""
+    if _ENTRY_ID.match(entry_id):
+        await hass.async_add_executor_job(
+            partial(shutil.rmtree, recordings_dir(hass, entry_id), ignore_errors=True)
+        )
 
 
 class RecordingView(HomeAssistantView):

@@ -1151,6 +1151,25 @@ async def test_recordings_kept_and_served(
         assert (await hass_http.get(path)).status == 404
 
 
+async def test_removing_the_account_deletes_its_recordings(
+    hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
+) -> None:
+    """Callers' recordings go with the account; another account's stay."""
+    other = "01OTHERACCOUNT0000000000000"
+    kept = await recordings.async_save_recording(
+        hass, other, "c1", "2026-11-27T10:00:00.000000", WAV
+    )
+    await recordings.async_save_recording(
+        hass, loaded_entry.entry_id, "c2", "2026-11-27T10:00:01.000000", WAV
+    )
+    assert recordings.recordings_dir(hass, loaded_entry.entry_id).is_dir()
+    await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert not recordings.recordings_dir(hass, loaded_entry.entry_id).exists()
+    [left] = recordings.recordings_dir(hass, other).iterdir()
+    assert kept.endswith(left.name)
+
+
 async def test_flow_skips_numbers_taken_and_forgets_our_own_url(
     hass: HomeAssistant, elks: Elks, gate: Number, hass_http: TestClient
 ) -> None:
