@@ -9,6 +9,7 @@ misnamed translation) fails.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 import json
 from pathlib import Path
 import re
@@ -288,8 +289,25 @@ def test_call_form_and_last_call_on_the_device_page(
     play.get_by_role("textbox").fill("sound/beep")
     shot(page, name, "3-form-filled")
     before = len(live_hass.stack.sim.calls)
+    started = datetime.now(UTC).isoformat()
     page.get_by_role("button", name="Perform action").click()
     live_hass.run(lambda: _wait_calls(live_hass, before + 1), timeout=330)
+    # The Activity card shows what the recorder has: the page is opened once
+    # the entry is there, so that a slow or missing logbook entry fails here,
+    # named, and not as a line the page never shows.
+    _wait_until(
+        lambda: any(
+            "was answered" in str(entry.get("message"))
+            for entry in live_hass.ws(
+                {
+                    "type": "logbook/get_events",
+                    "start_time": started,
+                    "device_ids": [device_id],
+                }
+            )
+        ),
+        "the call's logbook entry in the recorder",
+    )
 
     page.goto(f"{live_hass.url}/config/devices/device/{device_id}")
     page.get_by_text(last_call["state"]["success"], exact=True).first.wait_for()
