@@ -20,7 +20,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ElksClient
-from .assist import assist_claims, async_setup_assist
+from .assist import DATA_ASSIST, assist_claims, async_setup_assist
 from .audio import async_setup_audio
 from .const import (
     CONF_BASE_URL,
@@ -178,7 +178,10 @@ async def async_unload_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> boo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> None:
-    """Give the numbers back; forget stored calls, recordings and the cloudhook."""
+    """Give the numbers back; forget stored calls, recordings and the cloudhook.
+
+    The last account also takes the "46elks phone" user with it.
+    """
     numbers = NumberBindings(_account(hass, entry))
     await numbers.async_load()
     await numbers.async_sync(give_back_all=True)
@@ -195,6 +198,9 @@ async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> Non
     await async_remove_stored_escalations(hass, entry.entry_id)
     await async_remove_stored_sms(hass, entry.entry_id)
     await async_remove_recordings(hass, entry.entry_id)
+    others = [e for e in hass.config_entries.async_entries(DOMAIN) if e is not entry]
+    if not others and (assist := hass.data.get(DATA_ASSIST)) is not None:
+        await assist.async_remove_user()
     if "cloud" in hass.config.components:
         from homeassistant.components import cloud  # noqa: PLC0415
 

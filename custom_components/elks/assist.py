@@ -164,6 +164,16 @@ class AssistState:
             await self._store.async_save({"user_id": user.id})
             return user.id
 
+    async def async_remove_user(self) -> None:
+        """Remove the "46elks phone" user: the last account went."""
+        async with self._lock:
+            stored = await self._store.async_load() or {}
+            if (user_id := stored.get("user_id")) and (
+                user := await self._hass.auth.async_get_user(user_id)
+            ) is not None:
+                await self._hass.auth.async_remove_user(user)
+            await self._store.async_remove()
+
 
 @callback
 def async_setup_assist(hass: HomeAssistant) -> None:

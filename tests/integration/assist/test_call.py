@@ -538,6 +538,25 @@ async def test_bad_message_ends_the_call_and_the_user_is_made_once(
     assert len(phone_users) == 1
 
 
+async def test_the_last_account_removes_the_phone_user(
+    hass: HomeAssistant,
+    hass_http: TestClient,
+    assist_entry: MockConfigEntry,
+) -> None:
+    """The "46elks phone" user goes with the last account, as voip's goes with it."""
+    caller = phone(hass_http)
+    await greeted(caller)
+    user_id = (await hang_up(hass, caller))._settings.user_id  # noqa: SLF001
+    other = MockConfigEntry(domain=DOMAIN, title="Other", data=assist_entry.data)
+    other.add_to_hass(hass)
+    await hass.config_entries.async_remove(assist_entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.auth.async_get_user(user_id) is not None
+    await hass.config_entries.async_remove(other.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.auth.async_get_user(user_id) is None
+
+
 async def test_calls_at_once_are_bounded(
     hass: HomeAssistant,
     hass_http: TestClient,
