@@ -32,7 +32,6 @@ from .const import (
 from .coordinator import ElksAccountCoordinator
 from .dialer import Dialer
 from .entity import async_register_account_device
-from .escalation import async_remove_stored_escalations
 from .incoming import IncomingCalls
 from .models import AccountContext
 from .numbers import NumberBindings
@@ -42,8 +41,9 @@ from .repairs import async_number_not_updated
 from .runtime import ElksConfigEntry, ElksData, subentries_snapshot
 from .services import async_setup_services
 from .signals import CallSignals
-from .sms import SmsSender, async_remove_stored_sms
-from .tracker import CallTracker, async_remove_stored_calls
+from .sms import SmsSender
+from .storage import async_remove_stores
+from .tracker import CallTracker
 from .webhook import ElksWebhook
 
 PLATFORMS: list[Platform] = [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR]
@@ -194,9 +194,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> Non
         )
     async_number_not_updated(hass, entry.entry_id, None)
     await numbers.async_remove()
-    await async_remove_stored_calls(hass, entry.entry_id)
-    await async_remove_stored_escalations(hass, entry.entry_id)
-    await async_remove_stored_sms(hass, entry.entry_id)
+    await async_remove_stores(hass, entry.entry_id)
     await async_remove_recordings(hass, entry.entry_id)
     others = [e for e in hass.config_entries.async_entries(DOMAIN) if e is not entry]
     if not others and (assist := hass.data.get(DATA_ASSIST)) is not None:

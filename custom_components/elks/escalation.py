@@ -16,12 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 import uuid
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.storage import Store
-from homeassistant.util.json import JsonObjectType
 
-from .const import CONF_RECIPIENT_NUMBER, DOMAIN, LOGGER, SUBENTRY_RECIPIENT
+from .const import CONF_RECIPIENT_NUMBER, LOGGER, SUBENTRY_RECIPIENT
 from .models import (
     AccountContext,
     CallOutcome,
@@ -35,8 +33,8 @@ from .models import (
 )
 from .repairs import async_escalation_interrupted
 from .signals import CallSignals
+from .storage import StoreKind, entry_store
 
-STORAGE_VERSION = 1
 # Outcomes that end an escalation (answered only when no acknowledgement is required).
 _STOPS: dict[CallOutcome, EscalationResult] = {
     CallOutcome.ACKNOWLEDGED: EscalationResult.ACKNOWLEDGED,
@@ -82,7 +80,9 @@ class EscalationManager:
         self._account = account
         self._signals = signals
         self._outreach = outreach
-        self._store = _store(account.hass, account.entry.entry_id)
+        self._store = entry_store(
+            account.hass, account.entry.entry_id, StoreKind.ESCALATIONS
+        )
         # Registered before their task runs, so that every save includes them.
         self._running: dict[str, Escalation] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -368,12 +368,3 @@ class EscalationManager:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._running.clear()
         self._tasks.clear()
-
-
-def _store(hass: HomeAssistant, entry_id: str) -> Store[JsonObjectType]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.escalations")
-
-
-async def async_remove_stored_escalations(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the stored escalations of a removed entry."""
-    await _store(hass, entry_id).async_remove()

@@ -21,7 +21,6 @@ import probatio
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store
 from homeassistant.util.json import JsonObjectType
 
 from .api import normalize_number, parse_timestamp
@@ -29,19 +28,17 @@ from .const import (
     CONF_ALLOWED_SENDERS,
     CONF_NUMBER_ID,
     CONF_RECIPIENT_NUMBER,
-    DOMAIN,
     EVENT_SMS_RECEIVED,
     LOGGER,
     SUBENTRY_INCOMING_SMS,
     signal_sms_received,
 )
 from .models import NumberClaim, NumberField, WebhookRoute, sms_data, sms_event_data
+from .storage import PromptSave, StoreKind, entry_store
 from .webhook import ElksWebhook, checked_form
 
-STORAGE_VERSION = 1
 # Ids of SMS already fired, so that 46elks' retries are recognised.
 SEEN_SMS_KEPT = 500
-SAVE_DELAY = 1.0
 # Longest text taken (a concatenated SMS; 46elks publishes no limit, guess).
 MAX_INCOMING_LENGTH = 5000
 # 46elks' number ids, as the ``number`` query names them.
@@ -120,15 +117,16 @@ class IncomingSms:
         self._entry = entry
         self._webhook = webhook
         self._device_id = device_id
-        self._store: Store[JsonObjectType] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.incoming_sms"
+        self._saver = PromptSave(
+            hass,
+            entry_store(hass, entry.entry_id, StoreKind.INCOMING_SMS),
+            lambda: {"seen": list(self._seen)},
         )
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._save_due: float | None = None
 
     async def async_load(self) -> None:
         """Read the ids fired before a restart."""
-        data = await self._store.async_load() or {}
+        data = await self._saver.async_load()
         seen = data.get("seen")
         for sms_id in seen if isinstance(seen, list) else []:
             self._seen[str(sms_id)] = None
@@ -203,15 +201,8 @@ class IncomingSms:
         self._seen[sms_id] = None
         while len(self._seen) > SEEN_SMS_KEPT:
             self._seen.popitem(last=False)
-        # Written within SAVE_DELAY of the first unsaved id, however busy (the
-        # Store's own delay moves on with every call); a stop writes at once.
-        now = self._hass.loop.time()
-        if self._save_due is not None and now < self._save_due:
-            return
-        self._save_due = now + SAVE_DELAY
-        self._store.async_delay_save(lambda: {"seen": list(self._seen)}, SAVE_DELAY)
+        self._saver.schedule()
 
     async def async_save(self) -> None:
         """Write the ids seen now (on unload)."""
-        self._save_due = None
-        await self._store.async_save({"seen": list(self._seen)})
+        await self._saver.async_save()

@@ -21,10 +21,9 @@ from typing import Any
 from aiohttp import web
 import probatio
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store
 from homeassistant.util.json import JsonObjectType
 
 from .api import (
@@ -38,7 +37,7 @@ from .api import (
     parse_timestamp,
     validate_sender,
 )
-from .const import CONF_CALLER_ID, DOMAIN, EVENT_SMS_STATUS, LOGGER, signal_sms_updated
+from .const import CONF_CALLER_ID, EVENT_SMS_STATUS, LOGGER, signal_sms_updated
 from .coordinator import ElksAccountCoordinator
 from .dialer import invalid
 from .errors import translated
@@ -51,13 +50,11 @@ from .models import (
     sms_data,
     sms_event_data,
 )
+from .storage import PromptSave, StoreKind, entry_store
 from .webhook import ElksWebhook, checked_form
 
-STORAGE_VERSION = 1
 # SMS whose report is still recognised; 46elks reports within days (guess).
 SENT_SMS_KEPT = 1000
-# As the call tracker: written at most this long after the first change.
-SAVE_DELAY = 1.0
 # A report that overtakes the answer to its POST waits this long for it.
 REPORT_WAIT_SECONDS = 10.0
 # The account's numbers are read again after this long (sender check).
@@ -174,11 +171,12 @@ class SmsSender:
         self._coordinator = coordinator
         self._webhook = webhook
         self._device_id = device_id
-        self._store: Store[JsonObjectType] = _store(
-            account.hass, account.entry.entry_id
+        self._saver = PromptSave(
+            account.hass,
+            entry_store(account.hass, account.entry.entry_id, StoreKind.SMS),
+            self._data,
         )
         self._sent: OrderedDict[str, SentSms] = OrderedDict()
-        self._save_due: float | None = None
         self._in_flight = 0
         self._waiting_reports = 0
         self._answered = asyncio.Event()
@@ -195,7 +193,7 @@ class SmsSender:
 
     async def async_setup(self) -> None:
         """Load the SMS sent before a restart and take delivery reports."""
-        data = await self._store.async_load() or {}
+        data = await self._saver.async_load()
         stored = data.get("sent")
         for item in stored if isinstance(stored, list) else []:
             if not isinstance(item, dict):
@@ -212,20 +210,10 @@ class SmsSender:
 
     async def async_save(self) -> None:
         """Write the SMS sent now (on unload)."""
-        self._save_due = None
-        await self._store.async_save(self._data())
+        await self._saver.async_save()
 
     def _data(self) -> JsonObjectType:
         return {"sent": [asdict(sent) for sent in self._sent.values()]}
-
-    @callback
-    def _schedule_save(self) -> None:
-        """Write within SAVE_DELAY of the first unsaved change (see the tracker)."""
-        now = self._account.hass.loop.time()
-        if self._save_due is not None and now < self._save_due:
-            return
-        self._save_due = now + SAVE_DELAY
-        self._store.async_delay_save(self._data, SAVE_DELAY)
 
     def default_sender(self) -> str:
         """Return the sender used when none is given: the caller id option."""
@@ -337,7 +325,7 @@ class SmsSender:
         self._sent[sms.id] = sent
         while len(self._sent) > SENT_SMS_KEPT:
             self._sent.popitem(last=False)
-        self._schedule_save()
+        self._saver.schedule()
         async_dispatcher_send(
             self._account.hass,
             signal_sms_updated(self._account.entry.entry_id),
@@ -378,7 +366,7 @@ class SmsSender:
             return False
         sent.status = status
         sent.delivered = delivered
-        self._schedule_save()
+        self._saver.schedule()
         async_dispatcher_send(
             self._account.hass,
             signal_sms_updated(self._account.entry.entry_id),
@@ -411,12 +399,3 @@ def _none_sent(failures: tuple[SmsFailure, ...]) -> HomeAssistantError:
         "no_sms_sent",
         numbers=", ".join(f.to for f in failures),
     )
-
-
-def _store(hass: HomeAssistant, entry_id: str) -> Store[JsonObjectType]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.sms")
-
-
-async def async_remove_stored_sms(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the stored SMS of a removed entry."""
-    await _store(hass, entry_id).async_remove()

@@ -15,15 +15,13 @@ from dataclasses import asdict, dataclass, field
 import time
 from typing import Protocol
 
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.storage import Store
+from homeassistant.core import callback
 from homeassistant.util.json import JsonObjectType, JsonValueType
 
 from .api import Call, parse_timestamp
 from .call_flow import FlowState, FlowStep, call_outcome, next_step
 from .const import (
     CALL_MAX_AGE_SECONDS,
-    DOMAIN,
     EARLY_HANGUP_GRACE_SECONDS,
     FINISHED_CALLS_KEPT,
     LOGGER,
@@ -37,11 +35,8 @@ from .models import (
     CallPlan,
     HangupDisposition,
 )
+from .storage import PromptSave, StoreKind, entry_store
 
-STORAGE_VERSION = 1
-# Changes are written together at most this long after the first unsaved
-# one, however busy it gets: it is what a crash can lose.
-SAVE_DELAY = 1.0
 # 46elks' clock and ours may differ: how far a call's ``created`` may lie
 # outside the time its uncertain POST /calls was under way.
 CLOCK_SKEW_SECONDS = 60.0
@@ -142,7 +137,11 @@ class CallTracker:
         """Create an empty tracker for the account that reports to ``listener``."""
         self._account = account
         self._listener = listener
-        self._store = _store(account.hass, account.entry.entry_id)
+        self._saver = PromptSave(
+            account.hass,
+            entry_store(account.hass, account.entry.entry_id, StoreKind.CALLS),
+            self._data,
+        )
         self._ongoing: dict[str, _Pending] = {}
         self._live: dict[str, _Live] = {}
         self._uncertain: list[_Pending] = []
@@ -151,7 +150,6 @@ class CallTracker:
         self._placements_in_flight = 0
         self._placed = asyncio.Event()
         self._end_waiters: dict[str, list[asyncio.Future[CallOutcome]]] = {}
-        self._save_due: float | None = None
 
     @property
     def ongoing_count(self) -> int:
@@ -176,7 +174,7 @@ class CallTracker:
 
     async def async_load(self) -> None:
         """Load unfinished calls stored before a restart."""
-        data = await self._store.async_load() or {}
+        data = await self._saver.async_load()
         # In order of age, as pruning expects.
         ongoing = sorted(
             _objects(data.get("ongoing")),
@@ -203,8 +201,7 @@ class CallTracker:
 
     async def async_save(self) -> None:
         """Write the state now (on unload)."""
-        self._save_due = None
-        await self._store.async_save(self._data())
+        await self._saver.async_save()
 
     def _data(self) -> JsonObjectType:
         return {
@@ -225,22 +222,6 @@ class CallTracker:
     def placements_in_flight(self) -> int:
         """Number of ``POST /calls`` under way (diagnostics, tests)."""
         return self._placements_in_flight
-
-    @callback
-    def _schedule_save(self) -> None:
-        """Write within SAVE_DELAY of the first unsaved change.
-
-        The Store's own delayed save moves the write on with every call, so
-        under steady activity it would never write: later changes ride along
-        with the write already due instead (it reads the state when it
-        writes). A stop writes at once (the Store listens for the final
-        write).
-        """
-        now = self._account.hass.loop.time()
-        if self._save_due is not None and now < self._save_due:
-            return
-        self._save_due = now + SAVE_DELAY
-        self._store.async_delay_save(self._data, SAVE_DELAY)
 
     @callback
     def placement_started(self) -> None:
@@ -269,7 +250,7 @@ class CallTracker:
         )
         if plan is not None and plan.interactive:
             self._live[call.id] = _Live(plan)
-        self._schedule_save()
+        self._saver.schedule()
         self._listener.call_placed(call)
         if parked is not None:
             self.hangup_received(parked[0])
@@ -298,7 +279,7 @@ class CallTracker:
                 self._adopt(call, pending)
                 return
         self._uncertain.append(pending)
-        self._schedule_save()
+        self._saver.schedule()
 
     def _notify_placed(self) -> None:
         # Wake flow requests waiting for a placement; later ones wait anew.
@@ -395,7 +376,7 @@ class CallTracker:
             caller_id=pending.from_number,
             step=step_number,
         )
-        self._schedule_save()
+        self._saver.schedule()
         for kind, data in step.events:
             self._listener.flow_event(call_id, pending.to, kind, data)
             if kind is CallEventType.ACKNOWLEDGED:
@@ -440,7 +421,7 @@ class CallTracker:
                     call_id,
                     to,
                 )
-                self._schedule_save()
+                self._saver.schedule()
                 return
 
     async def async_outcome(self, call_id: str, ring_timeout: int) -> CallOutcome:
@@ -480,7 +461,7 @@ class CallTracker:
         self._finished.move_to_end(call_id)
         while len(self._finished) > FINISHED_CALLS_KEPT:
             self._finished.popitem(last=False)
-        self._schedule_save()
+        self._saver.schedule()
 
     def _prune(self) -> None:
         """Forget calls too old to still hang up and stale parked hangups.
@@ -537,15 +518,11 @@ class CallTracker:
             del self._ongoing[call_id]
             self._live.pop(call_id, None)
             self._resolve_waiters(call_id, CallOutcome.UNKNOWN)
-            self._schedule_save()
+            self._saver.schedule()
             return HangupDisposition.FORGOTTEN
         if call.state == "ongoing":
             return HangupDisposition.ONGOING
         return self.hangup_received(call)
-
-
-def _store(hass: HomeAssistant, entry_id: str) -> Store[JsonObjectType]:
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.calls")
 
 
 def _number(value: JsonValueType | None) -> float:
@@ -557,8 +534,3 @@ def _objects(value: JsonValueType | None) -> list[dict[str, JsonValueType]]:
     if not isinstance(value, list):
         return []
     return [dict(item) for item in value if isinstance(item, dict)]
-
-
-async def async_remove_stored_calls(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the stored calls of a removed entry."""
-    await _store(hass, entry_id).async_remove()

@@ -87,20 +87,23 @@ async def test_unfinished_calls_are_stored(
     assert [c["call_id"] for c in stored["ongoing"]] == [placed["id"]]
 
 
-async def test_remove_entry_forgets_calls(
+async def test_remove_entry_forgets_what_it_stored(
     hass: HomeAssistant,
     elks: Elks,
     loaded_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
 ) -> None:
-    """Removing the account deletes its stored calls."""
+    """Removing the account deletes everything it stored."""
     elks.sim.faults.hold_webhooks()
     await call(hass, to=ANSWERS, play="sound/beep")
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     assert f"{DOMAIN}.{loaded_entry.entry_id}.calls" in hass_storage
+    assert f"{DOMAIN}.{loaded_entry.entry_id}.incoming_sms" in hass_storage
     await hass.config_entries.async_remove(loaded_entry.entry_id)
     await hass.async_block_till_done()
-    assert f"{DOMAIN}.{loaded_entry.entry_id}.calls" not in hass_storage
+    # Nothing of the account is left.
+    prefix = f"{DOMAIN}.{loaded_entry.entry_id}."
+    assert [key for key in hass_storage if key.startswith(prefix)] == []
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.elks.const import EVENT_CALL_ENDED
-from custom_components.elks.tracker import SAVE_DELAY
+from custom_components.elks.storage import SAVE_DELAY
 from homeassistant.core import HomeAssistant
 
 from .conftest import ANSWERS, BUSY, WEBHOOK_ID, Elks
