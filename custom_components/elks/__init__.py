@@ -99,7 +99,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> bool
         sms,
         incoming=IncomingCalls(account, elks_webhook.url_for),
     )
-    await asyncio.gather(elks_webhook.async_setup(), sms.async_setup())
+    await asyncio.gather(
+        elks_webhook.async_setup(),
+        sms.async_setup(),
+        entry.runtime_data.incoming.async_load(),
+    )
     entry.runtime_data.incoming.async_setup(elks_webhook, numbers)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

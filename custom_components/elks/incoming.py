@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 import probatio
@@ -76,6 +76,7 @@ from .recordings import (
     async_setup_recordings,
     is_wav,
 )
+from .storage import PromptSave, StoreKind, entry_store
 from .webhook import HANGUP_SCHEMA as CALL_HANGUP_SCHEMA, ElksWebhook, clip
 
 # Query parameter naming the 46elks number a request is for.
@@ -153,7 +154,7 @@ class IncomingCall:
     plan: CallPlan | None = None
     flow: FlowState | None = None
     ended: bool = False
-    # A recording's delivery was taken (46elks may send it again).
+    # Its recording was saved (46elks may send it again).
     recorded: bool = False
 
     def data(self) -> JsonObjectType:
@@ -167,6 +168,23 @@ class IncomingCall:
             "allowed": self.allowed,
             "action": self.action,
         }
+
+    def as_stored(self) -> JsonObjectType:
+        """Return the call as stored across a restart."""
+        stored: JsonObjectType = asdict(self)
+        stored["plan"] = self.plan.as_dict() if self.plan else None
+        stored["flow"] = self.flow.as_dict() if self.flow else None
+        return stored
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> Self:
+        """Rebuild a stored call; raises TypeError or ValueError when unreadable."""
+        plan, flow = data.pop("plan", None), data.pop("flow", None)
+        call = cls(**data)
+        call.action = IncomingAction(call.action)
+        call.plan = CallPlan.from_dict(plan) if isinstance(plan, dict) else None
+        call.flow = FlowState.from_dict(flow) if isinstance(flow, dict) else None
+        return call
 
 
 def _reply(action: Mapping[str, Any]) -> web.Response:
@@ -183,6 +201,29 @@ class IncomingCalls:
         self._account = account
         self._url_for = url_for
         self._calls: OrderedDict[str, IncomingCall] = OrderedDict()
+        # Stored, so that a call under way goes on after a restart: its
+        # menu where it was, its end and its recording still reported.
+        self._saver = PromptSave(
+            account.hass,
+            entry_store(account.hass, account.entry.entry_id, StoreKind.INCOMING_CALLS),
+            lambda: {"calls": [call.as_stored() for call in self._calls.values()]},
+        )
+        # Recordings being fetched: 46elks may send one again meanwhile.
+        self._fetching: set[str] = set()
+
+    async def async_load(self) -> None:
+        """Read the calls under way (and recently ended) before a restart."""
+        data = await self._saver.async_load()
+        stored = data.get("calls")
+        for item in stored if isinstance(stored, list) else []:
+            if not isinstance(item, dict):
+                continue
+            try:
+                call = IncomingCall.from_stored(dict(item))
+            except TypeError, ValueError:  # written by another version
+                continue
+            self._remember(call)
+        self._account.entry.async_on_unload(self._saver.async_save)
 
     @callback
     def async_setup(self, webhook: ElksWebhook, numbers: NumberBindings) -> None:
@@ -345,6 +386,7 @@ class IncomingCalls:
         answer = {**action, "whenhangup": hook}
         assert call.flow is not None
         call.flow.last_action = answer
+        self._saver.schedule()
         for kind, data in events:
             if (mapped := _FLOW_EVENTS.get(kind)) is None:
                 continue
@@ -439,6 +481,7 @@ class IncomingCalls:
             LOGGER.debug("Hangup of incoming call %r: unknown or repeated", ended.id)
             return web.Response(status=HTTPStatus.OK)
         call.ended = True
+        self._saver.schedule()
         self._fire(
             call,
             IncomingEventType.ENDED,
@@ -465,18 +508,24 @@ class IncomingCalls:
         if found is None or call is None or call.subentry_id != found[0]:
             LOGGER.warning("Ignored a recording of unknown call %r", form["callid"])
             return web.Response(status=HTTPStatus.OK)
-        if call.recorded:
+        if call.recorded or call.call_id in self._fetching:
             return web.Response(status=HTTPStatus.OK)
-        audio = await self._async_fetch_recording(call, form["wav"])
-        if audio is None:
-            return web.Response(status=HTTPStatus.OK)
-        media_id = await async_save_recording(
-            self._account.hass,
-            self._account.entry.entry_id,
-            call.call_id,
-            form["created"],
-            audio,
-        )
+        self._fetching.add(call.call_id)
+        try:
+            audio = await self._async_fetch_recording(call, form["wav"])
+            if audio is None:
+                return web.Response(status=HTTPStatus.OK)
+            media_id = await async_save_recording(
+                self._account.hass,
+                self._account.entry.entry_id,
+                call.call_id,
+                form["created"],
+                audio,
+            )
+        finally:
+            self._fetching.discard(call.call_id)
+        call.recorded = True
+        self._saver.schedule()
         data: JsonObjectType = {
             "media_content_id": media_id,
             "duration": int(form.get("duration") or 0),
@@ -500,11 +549,9 @@ class IncomingCalls:
                 clip(url),
             )
             return None
-        call.recorded = True
         try:
             audio = await client.download(url, MAX_RECORDING_BYTES)
         except ElksError as err:
-            call.recorded = False  # 46elks may send it again
             LOGGER.warning(
                 "Cannot fetch the recording of call %r: %s", call.call_id, err
             )
@@ -518,6 +565,7 @@ class IncomingCalls:
         self._calls[call.call_id] = call
         while len(self._calls) > CALLS_KEPT:
             self._calls.popitem(last=False)
+        self._saver.schedule()
 
     def device_id(self, subentry_id: str) -> str | None:
         """Return the registry id of an incoming number's device."""

@@ -893,14 +893,23 @@ async def test_call_ends_once_when_46elks_repeats_the_hangup(
     assert ended == [result.call.id]
 
 
-async def test_menu_under_way_at_a_restart_hangs_up(
+async def ask(
     hass: HomeAssistant,
-    restarter: Restarter,
-    elks: Elks,
-    gate: Number,
-    hass_http: TestClient,
-) -> None:
-    """After a real restart, the next step of a PIN menu hangs up: no PIN is skipped."""
+    client: TestClient,
+    form: dict[str, str],
+    query: str,
+) -> tuple[dict[str, Any], str]:
+    """Deliver one request of an incoming call; return our answer and its next query."""
+    status, text = await deliver(hass, client, WEBHOOK_ID, form, Road.HTTP, query)
+    assert status == 200
+    answer: dict[str, Any] = json.loads(text or "{}")
+    return answer, str(answer.get("next", "")).partition("?")[2]
+
+
+async def ring_pin_menu(
+    hass: HomeAssistant, elks: Elks, gate: Number, client: TestClient
+) -> tuple[MockConfigEntry, dict[str, str], str]:
+    """Set up a PIN menu and let a friend's call ring; return the next step's query."""
     entry = await set_up(
         hass,
         elks,
@@ -914,28 +923,82 @@ async def test_menu_under_way_at_a_restart_hangs_up(
         "to": GATE,
         "created": "2026-11-27T10:00:00.000000",
     }
-    status, text = await deliver(
-        hass,
-        hass_http,
-        WEBHOOK_ID,
-        form,
-        Road.HTTP,
-        f"on=incoming_call&number={gate.id}",
-    )
-    assert status == 200
-    answer = json.loads(text or "{}")
+    answer, query = await ask(hass, client, form, f"on=incoming_call&number={gate.id}")
     assert answer["digits"] == 4  # the PIN is asked first
-    query = answer["next"].partition("?")[2]
-    assert query.endswith("&step=1")
+    return entry, form, query
+
+
+def pressed(form: dict[str, str], keys: str) -> dict[str, str]:
+    """Return 46elks' next-step form for ``keys`` pressed in call ``form``."""
+    return {"callid": form["callid"], "result": keys, "from": FRIEND, "to": GATE}
+
+
+async def test_pin_tries_survive_a_restart(
+    hass: HomeAssistant,
+    restarter: Restarter,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """After a real restart, a PIN menu goes on where it was: its tries are not reset."""
+    entry, form, query = await ring_pin_menu(hass, elks, gate, hass_http)
+    answer, query = await ask(hass, hass_http, pressed(form, "0000"), query)
+    assert answer["digits"] == 4  # asked again: 2 tries left
     hass, client, entry = await restarter.restart(hass, hass_http, entry)
     keys = async_capture_events(hass, EVENT_KEYPRESS)
-    pressed = {"callid": form["callid"], "result": "4711", "from": FRIEND, "to": GATE}
-    assert await deliver(hass, client, WEBHOOK_ID, pressed, Road.HTTP, query) == (
-        200,
-        '{"hangup": "reject"}',
-    )
+    answer, query = await ask(hass, client, pressed(form, "1111"), query)
+    assert answer["digits"] == 4  # the call went on: 1 try left
+    answer, _ = await ask(hass, client, pressed(form, "2222"), query)
+    assert answer["hangup"] == "reject"  # the third wrong PIN, counted across
     await hass.async_block_till_done()
     assert keys == []
+
+
+async def test_menu_under_way_goes_on_after_a_restart(
+    hass: HomeAssistant,
+    restarter: Restarter,
+    elks: Elks,
+    gate: Number,
+    hass_http: TestClient,
+) -> None:
+    """After a real restart, the menu's key fires and the call's end is reported."""
+    entry, form, query = await ring_pin_menu(hass, elks, gate, hass_http)
+    answer, query = await ask(hass, hass_http, pressed(form, "4711"), query)
+    assert answer["digits"] == 1  # the menu
+    hass, client, entry = await restarter.restart(hass, hass_http, entry)
+    keys = async_capture_events(hass, EVENT_KEYPRESS)
+    await ask(hass, client, pressed(form, "1"), query)
+    await hass.async_block_till_done()
+    assert [(e.data["call_id"], e.data["label"]) for e in keys] == [
+        (form["callid"], "Open")
+    ]
+    hangup = {
+        "id": form["callid"],
+        "direction": "incoming",
+        "from": FRIEND,
+        "to": GATE,
+        "state": "success",
+        "created": form["created"],
+        "start": "2026-11-27T10:00:01.000000",
+        "duration": "9",
+        "cost": "3500",
+    }
+    query = f"on=incoming_call&number={gate.id}"
+    assert await deliver(hass, client, WEBHOOK_ID, hangup, Road.HTTP, query) == (
+        200,
+        None,
+    )
+    await hass.async_block_till_done()
+    [subentry_id] = entry.subentries
+    state = hass.states.get(
+        er.async_get(hass).async_get_entity_id(
+            "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
+        )
+        or ""
+    )
+    assert state is not None
+    assert state.attributes["event_type"] == "ended"
+    assert state.attributes["duration"] == 9
 
 
 @pytest.mark.parametrize(
