@@ -27,6 +27,7 @@ from .models import (
     Escalation,
     EscalationAttempt,
     EscalationResult,
+    FailureCode,
     Placement,
     PlacementFailure,
     now_timestamp,
@@ -40,6 +41,13 @@ _STOPS: dict[CallOutcome, EscalationResult] = {
     CallOutcome.ACKNOWLEDGED: EscalationResult.ACKNOWLEDGED,
     CallOutcome.ANSWERED: EscalationResult.ANSWERED,
 }
+
+# A person 46elks could not be asked to call (unreachable, or "slow down"):
+# certainly not called, and likely soon possible. They are tried again after
+# these pauses (s), about 6 minutes in all, before the next person: an
+# internet outage does not use up an alarm's escalation in an instant.
+RETRY_PAUSES = (5, 10, 20, 40, 60, 60, 60, 60, 60)
+_PASSING_FAILURES = frozenset({FailureCode.CANNOT_CONNECT, FailureCode.RATE_LIMITED})
 
 PlaceCall = Callable[[Dialing, str], Awaitable[Placement]]
 WaitForOutcome = Callable[[str, int], Awaitable[CallOutcome]]
@@ -271,9 +279,9 @@ class EscalationManager:
             await self._async_text(escalation, TEXT_FIRST)
         for round_number in range(1, escalation.rounds + 1):
             for to in escalation.recipients:
-                attempt = EscalationAttempt(round_number, to)
-                escalation.attempts.append(attempt)
-                outcome = await self._async_attempt(attempt, dialing, first)
+                outcome = await self._async_call_person(
+                    escalation, dialing, first, EscalationAttempt(round_number, to)
+                )
                 if (result := _STOPS.get(outcome)) is not None and (
                     outcome is CallOutcome.ACKNOWLEDGED or not escalation.require_ack
                 ):
@@ -284,6 +292,36 @@ class EscalationManager:
                 # carries this outcome too. Until then a crash finds the
                 # escalation stored, running, with this call.
         return EscalationResult.EXHAUSTED
+
+    async def _async_call_person(
+        self,
+        escalation: Escalation,
+        dialing: Dialing,
+        first: asyncio.Future[EscalationAttempt | None],
+        attempt: EscalationAttempt,
+    ) -> CallOutcome:
+        """Call one person; while 46elks cannot take the call, try again after a pause.
+
+        Each try is an attempt of its own (``not_placed`` with its error).
+        """
+        pauses = iter(RETRY_PAUSES)
+        while True:
+            escalation.attempts.append(attempt)
+            outcome = await self._async_attempt(attempt, dialing, first)
+            if (
+                attempt.error not in _PASSING_FAILURES
+                or (pause := next(pauses, None)) is None
+            ):
+                return outcome
+            LOGGER.warning(
+                "Escalation %s: the call to %s was not placed (%s); trying again in %s s",
+                escalation.id,
+                attempt.to,
+                attempt.error,
+                pause,
+            )
+            await asyncio.sleep(pause)
+            attempt = EscalationAttempt(attempt.round, attempt.to)
 
     async def _async_text(self, escalation: Escalation, kind: str) -> None:
         """Text every recipient, once per escalation and kind, whatever restarts.

@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
+from custom_components.elks import escalation
 from custom_components.elks.const import (
     DOMAIN,
     EVENT_CALL_ENDED,
@@ -397,6 +398,60 @@ async def test_escalation_skips_who_cannot_be_called(
     assert attempts[0]["outcome"] == "not_placed"
     assert attempts[0]["message"] == "Try later"
     assert attempts[1]["outcome"] == "acknowledged"
+
+
+async def test_escalation_tries_again_while_46elks_cannot_take_the_call(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """46elks asking to slow down (or unreachable): the same person, after a pause."""
+    monkeypatch.setattr(escalation, "RETRY_PAUSES", (0, 0, 0))
+    elks.sim.faults.fail_next(429, count=2)
+    response = await call(
+        hass,
+        to=[PRESSES_1, BUSY],
+        play="sound/beep",
+        require_ack=True,
+        mode="sequential",
+        wait=True,
+    )
+    attempts = response["escalation"]["attempts"]
+    assert [(a["to"], a["outcome"], a.get("error")) for a in attempts] == [
+        (PRESSES_1, "not_placed", "rate_limited"),
+        (PRESSES_1, "not_placed", "rate_limited"),
+        (PRESSES_1, "acknowledged", None),
+    ]
+    assert [form["to"] for form in elks.call_posts()] == [PRESSES_1] * 3
+
+
+async def test_escalation_tries_a_person_again_only_so_long(
+    hass: HomeAssistant,
+    elks: Elks,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the last pause the next person is called; a call that may exist is never retried."""
+    monkeypatch.setattr(escalation, "RETRY_PAUSES", (0,))
+    elks.sim.faults.fail_next(429, count=2)
+    elks.sim.faults.drop_next(after_processing=True)
+    response = await call(
+        hass,
+        to=[PRESSES_1, BUSY],
+        play="sound/beep",
+        require_ack=True,
+        mode="sequential",
+        wait=True,
+    )
+    assert response["escalation"]["result"] == "exhausted"
+    attempts = response["escalation"]["attempts"]
+    assert [(a["to"], a.get("error")) for a in attempts] == [
+        (PRESSES_1, "rate_limited"),
+        (PRESSES_1, "rate_limited"),
+        (BUSY, "outcome_unknown"),
+    ]
+    assert [form["to"] for form in elks.call_posts()] == [PRESSES_1, PRESSES_1, BUSY]
 
 
 async def slow_escalation(hass: HomeAssistant) -> dict[str, Any]:
