@@ -76,7 +76,7 @@ from .recordings import (
     async_setup_recordings,
     is_wav,
 )
-from .storage import PromptSave, StoreKind, entry_store
+from .storage import PromptSave, StoreKind, stored_items
 from .webhook import HANGUP_SCHEMA as CALL_HANGUP_SCHEMA, ElksWebhook, clip
 
 # Query parameter naming the 46elks number a request is for.
@@ -205,7 +205,8 @@ class IncomingCalls:
         # menu where it was, its end and its recording still reported.
         self._saver = PromptSave(
             account.hass,
-            entry_store(account.hass, account.entry.entry_id, StoreKind.INCOMING_CALLS),
+            account.entry.entry_id,
+            StoreKind.INCOMING_CALLS,
             lambda: {"calls": [call.as_stored() for call in self._calls.values()]},
         )
         # Recordings being fetched: 46elks may send one again meanwhile.
@@ -214,14 +215,7 @@ class IncomingCalls:
     async def async_load(self) -> None:
         """Read the calls under way (and recently ended) before a restart."""
         data = await self._saver.async_load()
-        stored = data.get("calls")
-        for item in stored if isinstance(stored, list) else []:
-            if not isinstance(item, dict):
-                continue
-            try:
-                call = IncomingCall.from_stored(dict(item))
-            except TypeError, ValueError:  # written by another version
-                continue
+        for call in stored_items(data, "calls", IncomingCall.from_stored):
             self._remember(call)
         self._account.entry.async_on_unload(self._saver.async_save)
 

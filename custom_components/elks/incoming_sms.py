@@ -34,7 +34,7 @@ from .const import (
     signal_sms_received,
 )
 from .models import NumberClaim, NumberField, WebhookRoute, sms_data, sms_event_data
-from .storage import PromptSave, StoreKind, entry_store
+from .storage import PromptSave, StoreKind
 from .webhook import ElksWebhook, checked_form
 
 # Ids of SMS already fired, so that 46elks' retries are recognised.
@@ -119,7 +119,8 @@ class IncomingSms:
         self._device_id = device_id
         self._saver = PromptSave(
             hass,
-            entry_store(hass, entry.entry_id, StoreKind.INCOMING_SMS),
+            entry.entry_id,
+            StoreKind.INCOMING_SMS,
             lambda: {"seen": list(self._seen)},
         )
         self._seen: OrderedDict[str, None] = OrderedDict()

@@ -50,7 +50,7 @@ from .models import (
     sms_data,
     sms_event_data,
 )
-from .storage import PromptSave, StoreKind, entry_store
+from .storage import PromptSave, StoreKind, stored_items
 from .webhook import ElksWebhook, checked_form
 
 # SMS whose report is still recognised; 46elks reports within days (guess).
@@ -172,9 +172,7 @@ class SmsSender:
         self._webhook = webhook
         self._device_id = device_id
         self._saver = PromptSave(
-            account.hass,
-            entry_store(account.hass, account.entry.entry_id, StoreKind.SMS),
-            self._data,
+            account.hass, account.entry.entry_id, StoreKind.SMS, self._data
         )
         self._sent: OrderedDict[str, SentSms] = OrderedDict()
         self._in_flight = 0
@@ -194,14 +192,7 @@ class SmsSender:
     async def async_setup(self) -> None:
         """Load the SMS sent before a restart and take delivery reports."""
         data = await self._saver.async_load()
-        stored = data.get("sent")
-        for item in stored if isinstance(stored, list) else []:
-            if not isinstance(item, dict):
-                continue
-            try:
-                sent = SentSms(**item)  # type: ignore[arg-type]
-            except TypeError:  # written by another version: forget it
-                continue
+        for sent in stored_items(data, "sent", lambda item: SentSms(**item)):
             self._sent[sent.id] = sent
         self._account.entry.async_on_unload(
             self._webhook.async_add_route(WebhookRoute.SMS_STATUS, self._async_report)

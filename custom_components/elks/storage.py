@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
@@ -45,12 +46,13 @@ class PromptSave:
     def __init__(
         self,
         hass: HomeAssistant,
-        store: Store[JsonObjectType],
+        entry_id: str,
+        kind: StoreKind,
         data: Callable[[], JsonObjectType],
     ) -> None:
-        """Write what ``data()`` returns when it writes."""
+        """Write what ``data()`` returns into the account's store of ``kind``."""
         self._hass = hass
-        self.store = store
+        self.store = entry_store(hass, entry_id, kind)
         self._data = data
         self._due: float | None = None
 
@@ -71,6 +73,26 @@ class PromptSave:
         """Write now (on unload)."""
         self._due = None
         await self.store.async_save(self._data())
+
+
+def stored_items[T](
+    data: JsonObjectType, key: str, build: Callable[[dict[str, Any]], T]
+) -> list[T]:
+    """Rebuild the stored list ``key`` with ``build``.
+
+    An item ``build`` cannot read (TypeError, ValueError: written by another
+    version) is left out rather than failing the setup.
+    """
+    items = data.get(key)
+    built: list[T] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            built.append(build(dict(item)))
+        except TypeError, ValueError:
+            continue
+    return built
 
 
 async def async_remove_stores(hass: HomeAssistant, entry_id: str) -> None:

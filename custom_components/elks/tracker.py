@@ -35,7 +35,7 @@ from .models import (
     CallPlan,
     HangupDisposition,
 )
-from .storage import PromptSave, StoreKind, entry_store
+from .storage import PromptSave, StoreKind
 
 # 46elks' clock and ours may differ: how far a call's ``created`` may lie
 # outside the time its uncertain POST /calls was under way.
@@ -138,9 +138,7 @@ class CallTracker:
         self._account = account
         self._listener = listener
         self._saver = PromptSave(
-            account.hass,
-            entry_store(account.hass, account.entry.entry_id, StoreKind.CALLS),
-            self._data,
+            account.hass, account.entry.entry_id, StoreKind.CALLS, self._data
         )
         self._ongoing: dict[str, _Pending] = {}
         self._live: dict[str, _Live] = {}

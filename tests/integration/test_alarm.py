@@ -381,20 +381,21 @@ async def test_escalation_without_ack_stops_at_answer(
     assert response["escalation"]["answered_by"] == ANSWERS
 
 
+async def acknowledged_escalation(hass: HomeAssistant, to: list[str]) -> dict[str, Any]:
+    """Run a sequential beep call that needs an acknowledgement; return its escalation."""
+    response = await call(
+        hass, to=to, play="sound/beep", require_ack=True, mode="sequential", wait=True
+    )
+    escalation_data: dict[str, Any] = response["escalation"]
+    return escalation_data
+
+
 async def test_escalation_skips_who_cannot_be_called(
     hass: HomeAssistant, elks: Elks, loaded_entry: MockConfigEntry
 ) -> None:
     """A refused call is noted and the next person is called."""
     elks.sim.faults.fail_next(503, body="Try later")
-    response = await call(
-        hass,
-        to=[BUSY, PRESSES_1],
-        play="sound/beep",
-        require_ack=True,
-        mode="sequential",
-        wait=True,
-    )
-    attempts = response["escalation"]["attempts"]
+    attempts = (await acknowledged_escalation(hass, [BUSY, PRESSES_1]))["attempts"]
     assert attempts[0]["outcome"] == "not_placed"
     assert attempts[0]["message"] == "Try later"
     assert attempts[1]["outcome"] == "acknowledged"
@@ -409,15 +410,7 @@ async def test_escalation_tries_again_while_46elks_cannot_take_the_call(
     """46elks asking to slow down (or unreachable): the same person, after a pause."""
     monkeypatch.setattr(escalation, "RETRY_PAUSES", (0, 0, 0))
     elks.sim.faults.fail_next(429, count=2)
-    response = await call(
-        hass,
-        to=[PRESSES_1, BUSY],
-        play="sound/beep",
-        require_ack=True,
-        mode="sequential",
-        wait=True,
-    )
-    attempts = response["escalation"]["attempts"]
+    attempts = (await acknowledged_escalation(hass, [PRESSES_1, BUSY]))["attempts"]
     assert [(a["to"], a["outcome"], a.get("error")) for a in attempts] == [
         (PRESSES_1, "not_placed", "rate_limited"),
         (PRESSES_1, "not_placed", "rate_limited"),
@@ -436,16 +429,9 @@ async def test_escalation_tries_a_person_again_only_so_long(
     monkeypatch.setattr(escalation, "RETRY_PAUSES", (0,))
     elks.sim.faults.fail_next(429, count=2)
     elks.sim.faults.drop_next(after_processing=True)
-    response = await call(
-        hass,
-        to=[PRESSES_1, BUSY],
-        play="sound/beep",
-        require_ack=True,
-        mode="sequential",
-        wait=True,
-    )
-    assert response["escalation"]["result"] == "exhausted"
-    attempts = response["escalation"]["attempts"]
+    escalated = await acknowledged_escalation(hass, [PRESSES_1, BUSY])
+    assert escalated["result"] == "exhausted"
+    attempts = escalated["attempts"]
     assert [(a["to"], a.get("error")) for a in attempts] == [
         (PRESSES_1, "rate_limited"),
         (PRESSES_1, "rate_limited"),

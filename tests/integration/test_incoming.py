@@ -7,7 +7,8 @@ before ``elks`` so that the simulator stops first).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 import json
 from pathlib import Path
@@ -66,7 +67,7 @@ from homeassistant.components.media_player.browse_media import (
 )
 from homeassistant.components.media_player.errors import BrowseError
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.event import (
@@ -933,43 +934,80 @@ def pressed(form: dict[str, str], keys: str) -> dict[str, str]:
     return {"callid": form["callid"], "result": keys, "from": FRIEND, "to": GATE}
 
 
-async def test_pin_tries_survive_a_restart(
+def incoming_event_state(hass: HomeAssistant, elks: Elks, subentry_id: str) -> State:
+    """Return the state of an incoming number's event entity."""
+    state = hass.states.get(
+        er.async_get(hass).async_get_entity_id(
+            "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
+        )
+        or ""
+    )
+    assert state is not None
+    return state
+
+
+@dataclass
+class MidCall:
+    """A PIN menu call under way, and the Home Assistant started after a restart."""
+
+    hass: HomeAssistant
+    client: TestClient
+    entry: MockConfigEntry
+    form: dict[str, str]
+    query: str
+    keys: list[Event]
+
+    async def ask(self, keys: str, query: str) -> tuple[dict[str, Any], str]:
+        """Press ``keys`` at the step of ``query``; return the answer and next query."""
+        return await ask(self.hass, self.client, pressed(self.form, keys), query)
+
+
+RestartMidCall = Callable[[str, int], Awaitable[MidCall]]
+
+
+@pytest.fixture
+def restart_mid_call(
     hass: HomeAssistant,
     restarter: Restarter,
     elks: Elks,
     gate: Number,
     hass_http: TestClient,
-) -> None:
+) -> RestartMidCall:
+    """Ring the PIN menu, press keys, then restart Home Assistant for real."""
+
+    async def restart(keys: str, digits_asked: int) -> MidCall:
+        entry, form, query = await ring_pin_menu(hass, elks, gate, hass_http)
+        answer, query = await ask(hass, hass_http, pressed(form, keys), query)
+        assert answer["digits"] == digits_asked
+        new_hass, client, entry = await restarter.restart(hass, hass_http, entry)
+        keys_fired = async_capture_events(new_hass, EVENT_KEYPRESS)
+        return MidCall(new_hass, client, entry, form, query, keys_fired)
+
+    return restart
+
+
+async def test_pin_tries_survive_a_restart(restart_mid_call: RestartMidCall) -> None:
     """After a real restart, a PIN menu goes on where it was: its tries are not reset."""
-    entry, form, query = await ring_pin_menu(hass, elks, gate, hass_http)
-    answer, query = await ask(hass, hass_http, pressed(form, "0000"), query)
-    assert answer["digits"] == 4  # asked again: 2 tries left
-    hass, client, entry = await restarter.restart(hass, hass_http, entry)
-    keys = async_capture_events(hass, EVENT_KEYPRESS)
-    answer, query = await ask(hass, client, pressed(form, "1111"), query)
+    # Asked again after a wrong PIN: 2 tries left.
+    call = await restart_mid_call("0000", 4)
+    answer, query = await call.ask("1111", call.query)
     assert answer["digits"] == 4  # the call went on: 1 try left
-    answer, _ = await ask(hass, client, pressed(form, "2222"), query)
+    answer, _ = await call.ask("2222", query)
     assert answer["hangup"] == "reject"  # the third wrong PIN, counted across
-    await hass.async_block_till_done()
-    assert keys == []
+    await call.hass.async_block_till_done()
+    assert call.keys == []
 
 
 async def test_menu_under_way_goes_on_after_a_restart(
-    hass: HomeAssistant,
-    restarter: Restarter,
-    elks: Elks,
-    gate: Number,
-    hass_http: TestClient,
+    elks: Elks, gate: Number, restart_mid_call: RestartMidCall
 ) -> None:
     """After a real restart, the menu's key fires and the call's end is reported."""
-    entry, form, query = await ring_pin_menu(hass, elks, gate, hass_http)
-    answer, query = await ask(hass, hass_http, pressed(form, "4711"), query)
-    assert answer["digits"] == 1  # the menu
-    hass, client, entry = await restarter.restart(hass, hass_http, entry)
-    keys = async_capture_events(hass, EVENT_KEYPRESS)
-    await ask(hass, client, pressed(form, "1"), query)
+    # The right PIN: the menu (one key) is asked.
+    call = await restart_mid_call("4711", 1)
+    hass, client, entry, form = call.hass, call.client, call.entry, call.form
+    await call.ask("1", call.query)
     await hass.async_block_till_done()
-    assert [(e.data["call_id"], e.data["label"]) for e in keys] == [
+    assert [(e.data["call_id"], e.data["label"]) for e in call.keys] == [
         (form["callid"], "Open")
     ]
     hangup = {
@@ -990,13 +1028,7 @@ async def test_menu_under_way_goes_on_after_a_restart(
     )
     await hass.async_block_till_done()
     [subentry_id] = entry.subentries
-    state = hass.states.get(
-        er.async_get(hass).async_get_entity_id(
-            "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
-        )
-        or ""
-    )
-    assert state is not None
+    state = incoming_event_state(hass, elks, subentry_id)
     assert state.attributes["event_type"] == "ended"
     assert state.attributes["duration"] == 9
 
@@ -1338,11 +1370,5 @@ async def test_hidden_caller_is_unknown_and_still_ends(
     [event] = rang
     assert (event.data["from"], event.data["allowed"]) == ("anonymous", False)
     [subentry_id] = hass.config_entries.async_entries(DOMAIN)[0].subentries
-    state = hass.states.get(
-        er.async_get(hass).async_get_entity_id(
-            "event", DOMAIN, f"{elks.account.id}_incoming_call_{subentry_id}"
-        )
-        or ""
-    )
-    assert state is not None
+    state = incoming_event_state(hass, elks, subentry_id)
     assert state.attributes["event_type"] == "ended"
