@@ -108,7 +108,8 @@ class Dialer:
             )
         placed.extend(result for result in results if isinstance(result, Call))
         failures = [r for r in results if isinstance(r, PlacementFailure)]
-        _log_failures(failures)
+        for failure in failures:
+            failure.log()
         if not placed:
             raise _all_failed(failures)
         calls = [PlacedCall(call) for call in placed]
@@ -274,19 +275,6 @@ class Dialer:
         if failure.code is FailureCode.AUTH_FAILED:
             self._account.entry.async_start_reauth(self._account.hass)
         return failure
-
-
-def _log_failures(failures: list[PlacementFailure]) -> None:
-    for failure in failures:
-        LOGGER.error(
-            "Call to %s was not placed (%s): %r%s",
-            failure.to,
-            failure.code,
-            failure.message,
-            " - it may have been placed anyway and was not retried"
-            if failure.may_exist
-            else "",
-        )
 
 
 def _all_failed(failures: list[PlacementFailure]) -> HomeAssistantError:

@@ -28,6 +28,7 @@ from .api import (
     amount,
     parse_timestamp,
 )
+from .const import LOGGER
 
 type LeadIn = Literal["none", "beep", "pause"]
 _LEAD_INS: dict[str, LeadIn] = {"beep": "beep", "pause": "pause"}
@@ -298,6 +299,9 @@ class RecipientFailure:
 
     # What response data calls ``may_exist``.
     MAY_EXIST_KEY: ClassVar[str]
+    # How the log names it: "<WHAT> to <to> was not <DONE>".
+    WHAT: ClassVar[str]
+    DONE: ClassVar[str]
 
     to: str
     code: FailureCode
@@ -333,12 +337,28 @@ class RecipientFailure:
             self.MAY_EXIST_KEY: self.may_exist,
         }
 
+    def log(self) -> None:
+        """Log the failure, and that it was not retried when it may exist."""
+        LOGGER.error(
+            "%s to %s was not %s (%s): %r%s",
+            self.WHAT,
+            self.to,
+            self.DONE,
+            self.code,
+            self.message,
+            f" - it may have been {self.DONE} anyway and was not retried"
+            if self.may_exist
+            else "",
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PlacementFailure(RecipientFailure):
     """Why one recipient was not called."""
 
     MAY_EXIST_KEY = "may_have_been_placed"
+    WHAT = "Call"
+    DONE = "placed"
 
 
 type Placement = Call | PlacementFailure

@@ -119,6 +119,8 @@ class SmsFailure(RecipientFailure):
     """Why one recipient got no SMS."""
 
     MAY_EXIST_KEY = "may_have_been_sent"
+    WHAT = "SMS"
+    DONE = "sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,15 +256,7 @@ class SmsSender:
         sent = tuple(r for r in results if not isinstance(r, SmsFailure))
         failures = tuple(r for r in results if isinstance(r, SmsFailure))
         for failure in failures:
-            LOGGER.error(
-                "SMS to %s was not sent (%s): %r%s",
-                failure.to,
-                failure.code,
-                failure.message,
-                " - it may have been sent anyway and was not retried"
-                if failure.may_exist
-                else "",
-            )
+            failure.log()
         if not sent:
             raise _none_sent(failures)
         return SmsResult(request.dry_run, sent, failures)
