@@ -200,8 +200,8 @@ async def async_remove_entry(hass: HomeAssistant, entry: ElksConfigEntry) -> Non
     await numbers.async_remove()
     await async_remove_stores(hass, entry.entry_id)
     await async_remove_recordings(hass, entry.entry_id)
-    others = [e for e in hass.config_entries.async_entries(DOMAIN) if e is not entry]
-    if not others and (assist := hass.data.get(DATA_ASSIST)) is not None:
+    last = all(e is entry for e in hass.config_entries.async_entries(DOMAIN))
+    if last and (assist := hass.data.get(DATA_ASSIST)) is not None:
         await assist.async_remove_user()
     if "cloud" in hass.config.components:
         from homeassistant.components import cloud  # noqa: PLC0415

@@ -215,8 +215,9 @@ class IncomingCalls:
     async def async_load(self) -> None:
         """Read the calls under way (and recently ended) before a restart."""
         data = await self._saver.async_load()
+        # As written (bounded, oldest first): nothing to save again.
         for call in stored_items(data, "calls", IncomingCall.from_stored):
-            self._remember(call)
+            self._calls[call.call_id] = call
         self._account.entry.async_on_unload(self._saver.async_save)
 
     @callback
