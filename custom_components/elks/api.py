@@ -492,7 +492,7 @@ def _sms_status(value: Any) -> str:
 
 
 def _answer[T: _JsonObject](kind: type[T], data: Any) -> T:
-    """Read 46elks' answer to a POST as ``kind``."""
+    """Read one answer of 46elks as ``kind``: it must be a JSON object."""
     if not isinstance(data, Mapping):
         raise ElksResponseError("the answer is not an object")
     return kind.from_json(data)
@@ -561,7 +561,7 @@ class ElksClient:
 
     async def get_account(self) -> Account:
         """Return the account behind the credentials; checks them too."""
-        return Account.from_json(await self._get_json("me"))
+        return _answer(Account, await self._get_json("me"))
 
     async def list_numbers(self) -> list[PhoneNumber]:
         """Return all numbers of the account, following pages."""
@@ -597,15 +597,13 @@ class ElksClient:
             body=urlencode(form).encode(),
             idempotent=True,
         )
-        if not isinstance(data, Mapping):
-            raise ElksResponseError("number update answer is not an object")
-        return PhoneNumber.from_json(data)
+        return _answer(PhoneNumber, data)
 
     async def get_call(self, call_id: str) -> Call:
         """Return one call; ValueError for an id 46elks cannot have given."""
         if not _ID.fullmatch(call_id):
             raise ValueError(f"not a 46elks call id: {call_id!r}")
-        return Call.from_json(await self._get_json(f"calls/{call_id}"))
+        return _answer(Call, await self._get_json(f"calls/{call_id}"))
 
     async def place_call(
         self,
